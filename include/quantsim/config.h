@@ -1,0 +1,81 @@
+#pragma once
+// Every option of one quant-sim run (SPEC section 8). Filled by the CLI, serialized whole into results.jsonl.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quantsim {
+
+enum class StatsMode { kNo, kCollect, kUse };
+enum class StatsKind { kMean, kMax };      // -sk: mean of per-batch extremes, or global extremes
+enum class ActSites { kOutputs, kInputs };  // paper mode / deploy mode
+enum class BitRounding { kRound, kCeil };   // -bam
+enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
+
+// -c/--clipping: none, ACIQ under a prior, or N standard deviations.
+struct Clipping {
+  enum class Kind { kNone, kLaplace, kGauss, kNStd } kind = Kind::kNone;
+  double n_std = 0.0;  // only for kNStd
+};
+
+// Preprocessing; any field left empty is taken from the model's sidecar JSON, then from torchvision's defaults.
+struct PreprocessOverrides {
+  std::optional<int> resize_shorter_side;  // 0 means no resize
+  std::optional<int> center_crop;          // 0 means no crop
+  std::optional<std::vector<double>> mean;
+  std::optional<std::vector<double>> std;
+  std::optional<std::string> interpolation;  // "bilinear" (antialiased, as PIL) or "nearest"
+};
+
+struct Config {
+  // Model and data.
+  std::string arch;            // -a: model name
+  std::string model_path;      // --model: overrides <models_dir>/<arch>.pt
+  std::string models_dir;      // --models-dir, default ~/aciq_data/models
+  std::string data;            // --data, default ~/datasets/ILSVRC2012
+  std::string synsets;         // --synsets: class-order file (else <data>/synsets.txt, else sorted folders)
+  std::string calib_data;      // --calib-data: calibration images (else --data)
+  PreprocessOverrides preprocess;
+
+  // Execution.
+  int batch_size = 256;        // -b
+  int workers = 4;             // -j: decode threads
+  std::string device;          // --device; empty: cuda when available, else cpu
+  bool progress = true;        // progress bar on stderr when it is a terminal
+  double max_bad_image_share = 0.01;  // the run fails when more than this share of images cannot be decoded
+
+  // Quantization (SPEC sections 1-5). Bits: 0 means f32 (not quantized).
+  int act_bits = 0;            // --qtype intN|f32
+  int weight_bits = 8;         // -qw intN|f32
+  bool per_channel_weights = false;      // -pcq_w
+  bool per_channel_activations = false;  // -pcq_a
+  Clipping clipping;                     // -c
+  bool clip_weights = false;             // --clip-weights
+  bool bit_alloc_activations = false;    // -baa
+  bool bit_alloc_weights = false;        // -baw
+  BitRounding bit_alloc_rounding = BitRounding::kRound;  // -bam
+  Prior bit_alloc_prior = Prior::kGauss;                 // -bap
+  std::optional<double> bit_alloc_target_activations;    // -bata
+  std::optional<double> bit_alloc_target_weights;        // -batw
+  bool ba_any_bits = false;              // --ba-any-bits
+  bool bias_correct_weights = false;     // -bcw
+  bool variance_correct_weights = false; // -vcw
+  ActSites act_sites = ActSites::kOutputs;  // --act-sites
+  int first_last_bits = 8;               // --first-last-bits N|f32 (0 = f32)
+
+  // Statistics (SPEC section 6).
+  StatsMode stats_mode = StatsMode::kNo;  // -sm
+  StatsKind stats_kind = StatsKind::kMean;  // -sk
+  std::string stats_dir;                  // --stats-dir, default ~/aciq_data/statistics
+  std::optional<int64_t> calib_size;      // -cs, default 5120 or all
+
+  // Evaluation (SPEC section 7).
+  bool shuffle = false;                   // -sh
+  std::optional<int64_t> subset;          // -ss/--subset
+  uint64_t seed = 0;                      // --seed
+  std::string results;                    // --results, default <stats-dir>/../results.jsonl
+  std::string save_logits;                // --save-logits FILE.npy
+};
+
+}  // namespace quantsim

@@ -1,0 +1,100 @@
+#include "quantsim/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "quantsim/errors.h"
+
+namespace quantsim {
+namespace fs = std::filesystem;
+
+namespace {
+
+void create_parent(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw UserError(fmt::format("{}: cannot create folder {}: {}", path, parent.string(), ec.message()));
+}
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw UserError(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
+    done += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& contents) {
+  create_parent(path);
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw UserError(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
+  try {
+    write_all(fd, contents, path);
+    if (::fsync(fd) != 0) throw UserError(fmt::format("{}: fsync failed: {}", path, std::strerror(errno)));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::fchmod(fd, 0644);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw UserError(fmt::format("{}: cannot replace file: {}", path, reason));
+  }
+}
+
+void append_line_locked(const std::string& path, const std::string& line) {
+  create_parent(path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(fmt::format("{}: cannot open for appending: {}", path, std::strerror(errno)));
+  ::flock(fd, LOCK_EX);
+  try {
+    write_all(fd, line + "\n", path);
+    ::fsync(fd);
+  } catch (...) {
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    throw;
+  }
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw UserError(fmt::format("{}: read failed", path));
+  return buffer.str();
+}
+
+std::string expand_user(const std::string& path) {
+  if (path == "~" || path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    if (home != nullptr) return std::string(home) + path.substr(1);
+  }
+  return path;
+}
+
+}  // namespace quantsim
