@@ -1,0 +1,28 @@
+#pragma once
+// Top-1 / top-5 accuracy with SPEC section 7's tie rule: a tie in the logits is broken towards the lower class index.
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+namespace quantsim {
+
+// Rank of each target class in its row of logits [N, C]: the number of classes ranked before it, i.e. with a larger
+// logit, or an equal logit and a lower index. The prediction is top-k correct when rank < k.
+at::Tensor rank_of_targets(const at::Tensor& logits, const at::Tensor& targets);
+
+class TopKAccuracy {
+ public:
+  void add(const at::Tensor& logits, const at::Tensor& targets);
+  int64_t images() const { return images_; }
+  int64_t top1_correct() const { return top1_; }
+  int64_t top5_correct() const { return top5_; }
+  double top1_percent() const;
+  double top5_percent() const;
+
+ private:
+  int64_t images_ = 0;
+  int64_t top1_ = 0;
+  int64_t top5_ = 0;
+};
+
+}  // namespace quantsim

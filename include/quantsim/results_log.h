@@ -1,0 +1,20 @@
+#pragma once
+// One JSON line per run in results.jsonl (SPEC section 7), appended under a lock so that concurrent runs never clobber
+// each other and a crash never leaves half a line.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "quantsim/config.h"
+
+namespace quantsim {
+
+// Every option of the run, as the "config" object of a results line.
+nlohmann::json config_to_json(const Config& config);
+
+void append_result(const std::string& results_path, const nlohmann::json& record);
+
+// ISO 8601 UTC time, e.g. 2026-11-25T03:14:15Z.
+std::string utc_timestamp();
+
+}  // namespace quantsim

@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include "quantsim/cli.h"
+#include "quantsim/errors.h"
+
+using namespace quantsim;
+
+namespace {
+Config parse(std::vector<std::string> args) { return parse_command_line(args).config; }
+}  // namespace
+
+TEST(Cli, PaperCommandLineParsesAsWritten) {
+  const Config c = parse({"-a", "resnet50", "-b", "512", "-pcq_w", "-pcq_a", "-sh", "--qtype", "int4", "-qw", "int4",
+                          "-c", "laplace", "-baa", "-baw", "-bcw"});
+  EXPECT_EQ(c.arch, "resnet50");
+  EXPECT_EQ(c.batch_size, 512);
+  EXPECT_TRUE(c.per_channel_weights);
+  EXPECT_TRUE(c.per_channel_activations);
+  EXPECT_TRUE(c.shuffle);
+  EXPECT_EQ(c.act_bits, 4);
+  EXPECT_EQ(c.weight_bits, 4);
+  EXPECT_EQ(c.clipping.kind, Clipping::Kind::kLaplace);
+  EXPECT_TRUE(c.bit_alloc_activations);
+  EXPECT_TRUE(c.bit_alloc_weights);
+  EXPECT_TRUE(c.bias_correct_weights);
+  EXPECT_FALSE(c.variance_correct_weights);
+}
+
+TEST(Cli, DefaultsFollowTheSpec) {
+  const Config c = parse({"-a", "resnet18"});
+  EXPECT_EQ(c.act_bits, 0);
+  EXPECT_EQ(c.weight_bits, 8);
+  EXPECT_EQ(c.first_last_bits, 8);
+  EXPECT_EQ(c.stats_mode, StatsMode::kNo);
+  EXPECT_EQ(c.stats_kind, StatsKind::kMean);
+  EXPECT_EQ(c.act_sites, ActSites::kOutputs);
+  EXPECT_EQ(c.bit_alloc_prior, Prior::kGauss);
+  EXPECT_EQ(c.seed, 0u);
+  EXPECT_FALSE(c.subset.has_value());
+  EXPECT_EQ(c.results.substr(c.results.size() - 13), "results.jsonl");
+}
+
+TEST(Cli, LegacyFlagsWithValues) {
+  const Config c = parse({"-sm", "collect", "-sk", "max", "-cs", "100", "-ss", "50", "-bam", "ceil", "-bap", "laplace",
+                          "-bata", "3.5", "-batw", "2", "--act-sites", "inputs", "--first-last-bits", "f32", "-c",
+                          "2.5std", "--seed", "7", "-vcw"});
+  EXPECT_EQ(c.stats_mode, StatsMode::kCollect);
+  EXPECT_EQ(c.stats_kind, StatsKind::kMax);
+  EXPECT_EQ(*c.calib_size, 100);
+  EXPECT_EQ(*c.subset, 50);
+  EXPECT_EQ(c.bit_alloc_rounding, BitRounding::kCeil);
+  EXPECT_EQ(c.bit_alloc_prior, Prior::kLaplace);
+  EXPECT_DOUBLE_EQ(*c.bit_alloc_target_activations, 3.5);
+  EXPECT_DOUBLE_EQ(*c.bit_alloc_target_weights, 2.0);
+  EXPECT_EQ(c.act_sites, ActSites::kInputs);
+  EXPECT_EQ(c.first_last_bits, 0);
+  EXPECT_EQ(c.clipping.kind, Clipping::Kind::kNStd);
+  EXPECT_DOUBLE_EQ(c.clipping.n_std, 2.5);
+  EXPECT_EQ(c.seed, 7u);
+  EXPECT_TRUE(c.variance_correct_weights);
+}
+
+TEST(Cli, DoubleDashSpellingsWorkToo) {
+  const Config c = parse({"--pcq_w", "--subset", "10", "--qweight", "f32", "--first-last-bits", "6"});
+  EXPECT_TRUE(c.per_channel_weights);
+  EXPECT_EQ(*c.subset, 10);
+  EXPECT_EQ(c.weight_bits, 0);
+  EXPECT_EQ(c.first_last_bits, 6);
+}
+
+TEST(Cli, BadInputGetsOneLineErrorsNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--no-such-flag"}, "no-such-flag"},
+      {{"--qtype", "int0"}, "--qtype"},
+      {{"--qtype", "int17"}, "--qtype"},
+      {{"--qtype", "float"}, "--qtype"},
+      {{"-qw", "8"}, "-qw"},
+      {{"-c", "cauchy"}, "-c/--clipping"},
+      {{"-b", "abc"}, "abc"},
+      {{"-b", "0"}, "-b/--batch-size"},
+      {{"-sm", "maybe"}, "-sm"},
+      {{"--act-sites", "middle"}, "--act-sites"},
+      {{"--device", "tpu"}, "--device"},
+      {{"--mean", "0.5,0.5"}, "--mean"},
+      {{"-a"}, "missing an argument"},
+      {{"stray"}, "stray"},
+  };
+  for (const auto& [args, needle] : cases) {
+    try {
+      parse(args);
+      ADD_FAILURE() << "accepted: " << args.front();
+    } catch (const UserError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(needle), std::string::npos) << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
+  }
+}
+
+TEST(Cli, BitWidths) {
+  EXPECT_EQ(parse_bit_width("x", "int1"), 1);
+  EXPECT_EQ(parse_bit_width("x", "int16"), 16);
+  EXPECT_EQ(parse_bit_width("x", "f32"), 0);
+  EXPECT_THROW(parse_bit_width("x", "int"), UserError);
+}
