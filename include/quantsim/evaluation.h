@@ -1,0 +1,35 @@
+#pragma once
+// The evaluation loop: batches in, logits out, top-1/top-5 and throughput accumulated.
+#include <functional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "quantsim/accuracy.h"
+#include "quantsim/batch_loader.h"
+
+namespace quantsim {
+
+// Maps a float32 batch [N,3,H,W] (on the CPU) to logits [N, classes]. The function moves data to its device.
+using Forward = std::function<at::Tensor(const at::Tensor& images)>;
+
+struct EvaluationOptions {
+  int64_t num_classes = 0;  // the logits must be [N, num_classes]
+  bool keep_logits = false; // gather the logits of every image (for --save-logits)
+};
+
+struct EvaluationResult {
+  TopKAccuracy accuracy;
+  double seconds = 0.0;        // wall time of the whole loop, decoding included
+  double forward_seconds = 0.0;  // time spent in the model
+  at::Tensor logits;           // [images, classes] in evaluation order, when kept
+  double images_per_second() const { return seconds > 0 ? accuracy.images() / seconds : 0.0; }
+};
+
+// Runs every batch of `source` through `forward`. Throws UserError when the model's output is not [N, classes].
+EvaluationResult evaluate(BatchSource& source, const Forward& forward, const EvaluationOptions& options);
+
+// Throws UserError naming the model when `logits` is not a float tensor of shape [batch, num_classes].
+void check_logits_shape(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model);
+
+}  // namespace quantsim

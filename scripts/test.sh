@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README command 2: installs what is missing, builds, and runs every test through ctest.
+# Integration tests on real models and images run when ../shared/data (or $QUANTSIM_DATA) exists, and say that they
+# were skipped otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export QUANTSIM_DATA="${QUANTSIM_DATA:-$(cd .. && pwd)/shared/data}"
+if [ -d "$QUANTSIM_DATA" ]; then
+  echo "test: real-data integration tests use $QUANTSIM_DATA"
+else
+  echo "test: $QUANTSIM_DATA not found: real-data integration tests will be skipped"
+fi
+cd build
+ctest --output-on-failure -j"$(nproc)" --timeout 1500

@@ -1,0 +1,50 @@
+#include "quantsim/run_inputs.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <torch/cuda.h>
+
+#include "quantsim/errors.h"
+#include "quantsim/sha256.h"
+
+namespace quantsim {
+namespace fs = std::filesystem;
+
+ModelFile resolve_model_file(const Config& config) {
+  ModelFile model;
+  if (!config.model_path.empty()) {
+    model.path = config.model_path;
+  } else if (!config.arch.empty()) {
+    model.path = (fs::path(config.models_dir) / (config.arch + ".pt")).string();
+  } else {
+    throw UserError("no model given: use -a NAME (reads <models-dir>/NAME.pt) or --model PATH");
+  }
+  if (!fs::exists(model.path)) throw UserError(fmt::format("{}: model file not found", model.path));
+  if (fs::is_directory(model.path)) throw UserError(fmt::format("{}: is a folder, not a model file", model.path));
+  model.name = config.arch.empty() ? fs::path(model.path).stem().string() : config.arch;
+  model.sha256 = sha256_file(model.path);
+  model.sidecar = read_model_sidecar(model.path);
+  return model;
+}
+
+Dataset load_labelled_dataset(const std::string& data_root, const Config& config, const ModelFile& model) {
+  DatasetOptions options;
+  if (!config.synsets.empty()) {
+    options.class_order_file = config.synsets;
+  } else if (model.sidecar && !model.sidecar->class_order_file.empty()) {
+    options.class_order_file = resolve_class_order_file(
+        model.sidecar->class_order_file, {data_root, fs::path(model.path).parent_path().string()});
+  }
+  return load_dataset(data_root, options);
+}
+
+std::string resolve_device(const Config& config) {
+  if (config.device.empty()) return torch::cuda::is_available() ? "cuda" : "cpu";
+  if (config.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) {
+    throw UserError(fmt::format("--device {}: no CUDA device is available to this build of quant-sim", config.device));
+  }
+  return config.device;
+}
+
+}  // namespace quantsim
