@@ -1,0 +1,55 @@
+#include "support/fixtures.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <torch/script.h>
+
+namespace quantsim::testing {
+namespace fs = std::filesystem;
+
+void save_tiny_classifier(const std::string& path, int classes, int seed) {
+  torch::manual_seed(seed);
+  torch::jit::Module module("TinyClassifier");
+  module.register_parameter("weight", torch::randn({classes, 3, 3, 3}), false);
+  module.register_parameter("bias", torch::randn({classes}), false);
+  module.define(R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.weight, self.bias)
+    return torch.mean(y, [2, 3])
+)");
+  module.save(path);
+}
+
+void save_identity_model(const std::string& path) {
+  torch::jit::Module module("Identity");
+  module.define(R"(
+def forward(self, x):
+    return x
+)");
+  module.save(path);
+}
+
+void make_image_folder(const std::string& root, const std::vector<std::string>& classes, int per_class, int seed) {
+  cv::RNG rng(seed);
+  std::ofstream order(fs::path(root) / "classes.txt");
+  for (const auto& name : classes) {
+    order << name << "\n";
+    fs::create_directories(fs::path(root) / name);
+    for (int k = 0; k < per_class; ++k) {
+      cv::Mat image(16, 16, CV_8UC3);
+      rng.fill(image, cv::RNG::UNIFORM, 0, 256);
+      cv::imwrite((fs::path(root) / name / (std::to_string(k) + ".png")).string(), image);
+    }
+  }
+}
+
+std::string fresh_temp_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("quantsim_test_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+}  // namespace quantsim::testing
