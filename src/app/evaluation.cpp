@@ -8,16 +8,9 @@
 #include <fmt/ranges.h>
 
 #include "quantsim/errors.h"
+#include "quantsim/run_support.h"
 
 namespace quantsim {
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
-
 void check_logits_shape(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model) {
   const bool ok = logits.dim() == 2 && logits.size(0) == batch && (num_classes <= 0 || logits.size(1) == num_classes)
                   && at::isFloatingType(logits.scalar_type());

@@ -1,0 +1,33 @@
+#pragma once
+// Steps shared by the evaluation and collect runs.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "quantsim/batch_loader.h"
+#include "quantsim/evaluation.h"
+#include "quantsim/run_inputs.h"
+
+namespace quantsim {
+
+// Fails the run (UserError) when more than `max_share` of the loader's images could not be decoded; otherwise
+// warns on stderr about the skipped ones.
+void check_bad_images(const BatchLoader& loader, double max_share);
+
+// Runs the first decodable image through `forward`: checks the output is [1, classes] (the sidecar's count when it
+// has one) and returns the number of classes.
+int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
+                            const PreprocessSpec& spec);
+
+// The first decodable image of `images` as a [1, 3, H, W] batch; UserError when none decodes.
+at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec);
+
+// Short name of a configuration for humans: "FP32", "W4A4", "W8A32"...
+std::string precision_label(const Config& config);
+
+// Seconds since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+}  // namespace quantsim

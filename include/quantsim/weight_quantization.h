@@ -1,0 +1,23 @@
+#pragma once
+// Quantization of one conv/linear weight (SPEC sections 4 and 5): range [min, max] per tensor or per output channel
+// (optionally ACIQ-clipped with --clip-weights), per-channel bit allocation, then variance and mean correction.
+// Done once per run, before any image is evaluated.
+#include <ATen/core/Tensor.h>
+
+#include "quantsim/model_layer.h"
+#include "quantsim/quant_params.h"
+
+namespace quantsim {
+
+struct QuantizedWeight {
+  at::Tensor weight;   // what the layer computes with (the original weight when bits == 0)
+  int bits = 0;        // 0: left float
+  QuantParams params;  // ranges and bits used (empty when left float)
+};
+
+// The statistics of a weight per tensor and per output channel (axis 0), as the collect pass would record them.
+ChannelwiseStats weight_statistics(const at::Tensor& weight);
+
+QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptions& options);
+
+}  // namespace quantsim

@@ -1,0 +1,108 @@
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "quantsim/errors.h"
+#include "quantsim/prepared_model.h"
+#include "quantsim/run_support.h"
+#include "quantsim/runs.h"
+#include "quantsim/statistics_collector.h"
+
+namespace quantsim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The public code calibrates on up to 5120 images.
+constexpr int64_t kDefaultCalibrationImages = 5120;
+// Decoded calibration batches are kept for the exact second pass when they fit in this many bytes; above it the
+// images are decoded again.
+constexpr int64_t kCalibrationCacheBytes = int64_t{2} << 30;
+
+struct CalibrationPasses {
+  int64_t images = 0;
+  double first_pass_s = 0.0;
+  double second_pass_s = 0.0;
+};
+
+void run_batch(PreparedModel& model, const at::Tensor& images) { model.forward(images.to(model.device())); }
+
+CalibrationPasses run_both_passes(PreparedModel& model, StatisticsCollector& collector,
+                                  const std::vector<LabeledImage>& images, const PreprocessSpec& spec,
+                                  const Config& config) {
+  CalibrationPasses passes;
+  std::vector<at::Tensor> cache;
+  int64_t cached_bytes = 0;
+  bool cache_complete = true;
+  ScopedSiteHandler scope(collector);
+  auto start = Clock::now();
+  {
+    BatchLoader loader(images, spec, {config.batch_size, config.workers, 2, config.progress, "collect 1/2"});
+    while (auto batch = loader.next()) {
+      run_batch(model, batch->images);
+      passes.images += batch->images.size(0);
+      cached_bytes += batch->images.numel() * static_cast<int64_t>(sizeof(float));
+      cache_complete = cache_complete && cached_bytes <= kCalibrationCacheBytes;
+      if (cache_complete) cache.push_back(batch->images);
+    }
+    check_bad_images(loader, config.max_bad_image_share);
+  }
+  passes.first_pass_s = seconds_since(start);
+  collector.start_second_pass();
+  start = Clock::now();
+  if (cache_complete) {
+    for (const at::Tensor& batch : cache) run_batch(model, batch);
+  } else {
+    cache.clear();
+    BatchLoader loader(images, spec, {config.batch_size, config.workers, 2, config.progress, "collect 2/2"});
+    while (auto batch = loader.next()) run_batch(model, batch->images);
+  }
+  passes.second_pass_s = seconds_since(start);
+  return passes;
+}
+
+}  // namespace
+
+int run_collect(const Config& config) {
+  const ModelFile model = resolve_model_file(config);
+  const std::string device = resolve_device(config);
+  const std::string calib_root = config.calib_data.empty() ? config.data : config.calib_data;
+  const Dataset dataset = load_labelled_dataset(calib_root, config, model);
+  const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
+  const std::vector<LabeledImage> images =
+      select_images(dataset.images, config.calib_size.value_or(kDefaultCalibrationImages), config.shuffle, config.seed);
+
+  torch::InferenceMode inference;
+  PreparedModel prepared = PreparedModel::load(model.path, {config.act_sites});
+  prepared.to(torch::Device(device));
+  check_logits_shape(prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU), 1,
+                     model.sidecar && model.sidecar->num_classes ? *model.sidecar->num_classes : 0, model.path);
+  std::fprintf(stderr, "quant-sim: collecting statistics of %s (%zu sites, act-sites %s) on %s: %zu images\n",
+               model.name.c_str(), prepared.sites().size(), act_sites_name(config.act_sites).c_str(),
+               dataset.root.c_str(), images.size());
+
+  StatisticsCollector collector(prepared.sites());
+  const CalibrationPasses passes = run_both_passes(prepared, collector, images, spec, config);
+  if (passes.images == 0) throw UserError(fmt::format("{}: no calibration image could be decoded", dataset.root));
+
+  Statistics statistics;
+  statistics.metadata.model_sha256 = model.sha256;
+  statistics.metadata.model_path = model.path;
+  statistics.metadata.arch = model.name;
+  statistics.metadata.act_sites = act_sites_name(config.act_sites);
+  statistics.metadata.calib_data = dataset.root;
+  statistics.metadata.calib_images = passes.images;
+  statistics.metadata.batch_size = config.batch_size;
+  statistics.sites = collector.finish();
+  const std::string path = statistics_path(config.stats_dir, model.name, config.act_sites);
+  save_statistics(statistics, path);
+  std::printf("collected statistics of %zu sites over %lld images in %.1f s + %.1f s: %s\n", statistics.sites.size(),
+              static_cast<long long>(passes.images), passes.first_pass_s, passes.second_pass_s, path.c_str());
+  return 0;
+}
+
+}  // namespace quantsim

@@ -1,0 +1,157 @@
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include "../graph/torchscript_loading.h"
+#include "quantsim/activation_quantizer.h"
+#include "quantsim/errors.h"
+#include "quantsim/npy_writer.h"
+#include "quantsim/prepared_model.h"
+#include "quantsim/results_log.h"
+#include "quantsim/run_support.h"
+#include "quantsim/runs.h"
+#include "quantsim/statistics_collector.h"
+#include "quantsim/weight_quantization.h"
+
+namespace quantsim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The model as a forward function, plus whatever must stay alive while it runs.
+struct RunnableModel {
+  Forward forward;
+  std::string mode;  // "fp32", "static" or "dynamic"
+  nlohmann::json times;
+  std::shared_ptr<void> keep_alive;
+};
+
+// Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
+RunnableModel fp32_model(const ModelFile& model, const std::string& device) {
+  auto module = std::make_shared<torch::jit::Module>(graph::load_torchscript(model.path));
+  module->eval();
+  module->to(torch::Device(device));
+  RunnableModel runnable;
+  runnable.mode = "fp32";
+  runnable.keep_alive = module;
+  runnable.forward = [module, device](const at::Tensor& x) {
+    return module->forward({x.to(torch::Device(device))}).toTensor();
+  };
+  return runnable;
+}
+
+// Everything a quantized forward needs, kept together so that the handler outlives every forward.
+struct QuantizedPipeline {
+  PreparedModel model;
+  std::unique_ptr<Statistics> statistics;
+  std::unique_ptr<ActivationQuantizer> quantizer;
+};
+
+void quantize_weights(PreparedModel& model, const Config& config) {
+  const WeightQuantOptions options = weight_quant_options(config);
+  for (const Layer& layer : model.layers()) {
+    model.set_layer_weight(layer.index, quantize_layer_weight(layer, options).weight);
+  }
+}
+
+// Static ranges: the statistics file of this model and --act-sites mode, checked against the model's sites.
+std::unique_ptr<Statistics> load_checked_statistics(const Config& config, const ModelFile& model,
+                                                    const PreparedModel& prepared, const at::Tensor& probe) {
+  SiteShapeRecorder recorder(prepared.sites());
+  {
+    ScopedSiteHandler scope(recorder);
+    prepared.forward(probe.to(prepared.device()));
+  }
+  const std::string path = statistics_path(config.stats_dir, model.name, config.act_sites);
+  auto statistics = std::make_unique<Statistics>(load_statistics(path, model.name));
+  check_compatible(*statistics, path, model.sha256, recorder.shapes(), config.act_sites);
+  return statistics;
+}
+
+RunnableModel quantized_model(const Config& config, const ModelFile& model, const std::string& device,
+                              const at::Tensor& probe) {
+  const auto start = Clock::now();
+  auto pipeline = std::make_shared<QuantizedPipeline>(
+      QuantizedPipeline{PreparedModel::load(model.path, {config.act_sites}), nullptr, nullptr});
+  pipeline->model.to(torch::Device(device));
+  const double prepare_s = seconds_since(start);
+  const auto weights_start = Clock::now();
+  quantize_weights(pipeline->model, config);
+  const double weights_s = seconds_since(weights_start);
+  const bool dynamic = config.stats_mode == StatsMode::kNo;
+  if (!dynamic) pipeline->statistics = load_checked_statistics(config, model, pipeline->model, probe);
+  pipeline->quantizer = std::make_unique<ActivationQuantizer>(
+      pipeline->model.sites(), activation_quant_options(config), pipeline->statistics.get());
+
+  RunnableModel runnable;
+  runnable.mode = dynamic ? "dynamic" : "static";
+  runnable.times = {{"prepare_s", prepare_s}, {"quantize_weights_s", weights_s}};
+  runnable.keep_alive = pipeline;
+  runnable.forward = [pipeline](const at::Tensor& x) {
+    ScopedSiteHandler scope(*pipeline->quantizer);
+    return pipeline->model.forward(x.to(pipeline->model.device()));
+  };
+  return runnable;
+}
+
+nlohmann::json result_record(const Config& config, const ModelFile& model, const Dataset& dataset,
+                             const EvaluationResult& result, const std::string& device, const RunnableModel& runnable,
+                             int64_t bad_images) {
+  nlohmann::json times = runnable.times.is_null() ? nlohmann::json::object() : runnable.times;
+  times["evaluate_s"] = result.seconds;
+  times["forward_s"] = result.forward_seconds;
+  return {{"top1", result.accuracy.top1_percent()},
+          {"top5", result.accuracy.top5_percent()},
+          {"images", result.accuracy.images()},
+          {"bad_images", bad_images},
+          {"images_per_second", result.images_per_second()},
+          {"model", model.path},
+          {"model_name", model.name},
+          {"model_sha256", model.sha256},
+          {"data", dataset.root},
+          {"precision", precision_label(config)},
+          {"mode", runnable.mode},
+          {"device", device},
+          {"times", times},
+          {"config", config_to_json(config)},
+          {"version", QUANTSIM_VERSION},
+          {"timestamp", utc_timestamp()}};
+}
+
+}  // namespace
+
+int run_evaluation(const Config& config) {
+  const ModelFile model = resolve_model_file(config);
+  const std::string device = resolve_device(config);
+  const Dataset dataset = load_labelled_dataset(config.data, config, model);
+  const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
+  std::vector<LabeledImage> images = select_images(dataset.images, config.subset, config.shuffle, config.seed);
+  torch::InferenceMode inference;
+  const bool quantized = config.act_bits != 0 || config.weight_bits != 0;
+  const RunnableModel runnable = quantized ? quantized_model(config, model, device, first_decodable_image(images, spec))
+                                           : fp32_model(model, device);
+  const int64_t num_classes = count_model_classes(model, runnable.forward, images, spec);
+  check_labels_fit(dataset, num_classes);
+
+  std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
+               model.sha256.c_str(), precision_label(config).c_str(), runnable.mode.c_str(), dataset.root.c_str(),
+               images.size(), describe(spec).c_str(), device.c_str());
+  BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});
+  const EvaluationResult result = evaluate(loader, runnable.forward, {num_classes, !config.save_logits.empty()});
+  check_bad_images(loader, config.max_bad_image_share);
+  if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
+
+  std::printf("%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
+              quantized ? fmt::format(" ({} ranges, act-sites {})", runnable.mode,
+                                      config.act_sites == ActSites::kOutputs ? "outputs" : "inputs").c_str() : "",
+              result.accuracy.top1_percent(), result.accuracy.top5_percent(),
+              static_cast<long long>(result.accuracy.images()), result.images_per_second());
+  if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);
+  append_result(config.results, result_record(config, model, dataset, result, device, runnable, loader.bad_count()));
+  return 0;
+}
+
+}  // namespace quantsim

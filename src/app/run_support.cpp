@@ -1,0 +1,55 @@
+#include "quantsim/run_support.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "quantsim/errors.h"
+#include "quantsim/rgb_image.h"
+
+namespace quantsim {
+
+void check_bad_images(const BatchLoader& loader, double max_share) {
+  const int64_t bad = loader.bad_count();
+  if (bad == 0) return;
+  const BadImage first = loader.bad_images().front();
+  const std::string summary = fmt::format("{} of {} images could not be decoded (first: {}: {})", bad, loader.total(),
+                                          first.path, first.reason);
+  if (static_cast<double>(bad) > max_share * static_cast<double>(loader.total())) {
+    throw UserError(summary + fmt::format("; more than --max-bad-images {}", max_share));
+  }
+  std::fprintf(stderr, "quant-sim: warning: %s; they were skipped\n", summary.c_str());
+}
+
+at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec) {
+  for (const LabeledImage& image : images) {
+    try {
+      return preprocess_image(image.path, spec).unsqueeze(0);
+    } catch (const ImageDecodeError&) {
+      continue;  // counted and reported by the batch loader
+    }
+  }
+  throw UserError("no image of the dataset could be decoded");
+}
+
+int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
+                            const PreprocessSpec& spec) {
+  const int64_t declared = model.sidecar && model.sidecar->num_classes ? *model.sidecar->num_classes : 0;
+  const at::Tensor logits = forward(first_decodable_image(images, spec)).to(at::kCPU);
+  check_logits_shape(logits, 1, declared, model.path);
+  return logits.size(1);
+}
+
+std::string precision_label(const Config& config) {
+  if (config.act_bits == 0 && config.weight_bits == 0) return "FP32";
+  const auto bits = [](int b) { return b == 0 ? 32 : b; };
+  return fmt::format("W{}A{}", bits(config.weight_bits), bits(config.act_bits));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace quantsim

@@ -1,0 +1,83 @@
+#include "quantsim/quant_params.h"
+
+#include <ATen/ATen.h>
+
+#include "quantsim/bit_allocation.h"
+#include "quantsim/fake_quant.h"
+
+namespace quantsim {
+namespace {
+
+// Clipping of one tensor or channel at `bits`.
+ClipRange range_for(const TensorQuantRequest& request, const TensorStats& value, const TensorStats* pre, int bits) {
+  const RangeStats value_stats = range_stats(value, request.stats_kind);
+  if (request.signedness == Signedness::kUnsigned && pre != nullptr) {
+    return unsigned_clip_range(request.clipping, range_stats(*pre, request.stats_kind), value_stats.max, bits);
+  }
+  return signed_clip_range(request.clipping, value_stats, bits);
+}
+
+QuantParams per_tensor_params(const TensorQuantRequest& request, const ChannelwiseStats& value,
+                              const ChannelwiseStats* pre) {
+  QuantParams params;
+  params.bits = request.bits;
+  params.range = range_for(request, value.per_tensor, pre ? &pre->per_tensor : nullptr, request.bits);
+  return params;
+}
+
+QuantParams per_channel_params(const TensorQuantRequest& request, const ChannelwiseStats& value,
+                               const ChannelwiseStats* pre) {
+  QuantParams params;
+  params.per_channel = true;
+  params.bits = request.bits;
+  const size_t channels = value.per_channel.size();
+  const std::vector<TensorStats>& shape_stats = pre != nullptr ? pre->per_channel : value.per_channel;
+  if (request.bit_allocation.applies(request.bits, true)) {
+    const double target = request.bit_allocation.target.value_or(request.bits);
+    params.channel_bits = allocate_bits(bit_allocation_weights(shape_stats, request.bit_allocation.prior), target,
+                                        request.bit_allocation.rounding);
+  } else {
+    params.channel_bits.assign(channels, request.bits);
+  }
+  params.lo.resize(channels);
+  params.hi.resize(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    const ClipRange r = range_for(request, value.per_channel[c], pre ? &pre->per_channel[c] : nullptr,
+                                  params.channel_bits[c]);
+    params.lo[c] = static_cast<float>(r.lo);
+    params.hi[c] = static_cast<float>(r.hi);
+  }
+  return params;
+}
+
+}  // namespace
+
+std::vector<double> bit_allocation_weights(const std::vector<TensorStats>& channels, Prior prior) {
+  std::vector<double> weights;
+  weights.reserve(channels.size());
+  for (const TensorStats& s : channels) weights.push_back(prior == Prior::kGauss ? s.std : s.b);
+  return weights;
+}
+
+QuantParams compute_quant_params(const TensorQuantRequest& request, const ChannelwiseStats& value,
+                                 const ChannelwiseStats* pre_activation) {
+  return request.per_channel ? per_channel_params(request, value, pre_activation)
+                             : per_tensor_params(request, value, pre_activation);
+}
+
+at::Tensor apply_quant_params(const at::Tensor& x, const QuantParams& params, int64_t axis, QuantParamTensors& cache) {
+  if (!params.per_channel) {
+    return fake_quant_per_tensor(x, static_cast<float>(params.range.lo), static_cast<float>(params.range.hi),
+                                 params.bits);
+  }
+  if (!cache.lo.defined() || cache.lo.device() != x.device()) {
+    const auto floats = at::TensorOptions().dtype(at::kFloat);
+    cache.lo = at::tensor(params.lo, floats).to(x.device());
+    cache.hi = at::tensor(params.hi, floats).to(x.device());
+    cache.bits = at::tensor(std::vector<int32_t>(params.channel_bits.begin(), params.channel_bits.end()),
+                            at::TensorOptions().dtype(at::kInt)).to(x.device());
+  }
+  return fake_quant_per_channel(x, cache.lo, cache.hi, cache.bits, axis);
+}
+
+}  // namespace quantsim
