@@ -1,0 +1,28 @@
+#pragma once
+// One conv or linear layer of a prepared model: the weights quant-sim quantizes (SPEC section 4).
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+
+namespace quantsim {
+
+enum class LayerKind { kConv, kLinear };
+
+struct Layer {
+  int64_t index = 0;        // position in execution (graph) order, 0-based
+  std::string name;         // stable: module path (`layer1.0.conv2`), else `<op>_<k>` (`conv2d_3`)
+  LayerKind kind = LayerKind::kConv;
+  std::string op;           // graph op, e.g. "aten::conv2d", "aten::linear"
+  bool first = false;       // first conv-or-linear in execution order (keeps --first-last-bits)
+  bool last = false;        // last conv-or-linear in execution order (keeps --first-last-bits)
+  int64_t groups = 1;       // conv groups (depthwise: groups == in_channels); 1 for linear
+  // FP32 weight after BN folding, never modified: quantize from this. Output channels on axis 0.
+  at::Tensor original_weight;
+  // Float bias after BN folding, or undefined when the layer has none. Biases stay float (SPEC section 4).
+  at::Tensor bias;
+};
+
+inline const char* to_string(LayerKind kind) { return kind == LayerKind::kConv ? "conv" : "linear"; }
+
+}  // namespace quantsim

@@ -1,0 +1,110 @@
+#include "layer_discovery.h"
+
+#include <torch/csrc/jit/ir/constants.h>
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "op_classes.h"
+#include "quantsim/errors.h"
+
+namespace quantsim::graph {
+namespace {
+
+using torch::jit::Node;
+
+void refuse_layers_in_control_flow(const torch::jit::Block& block, const std::string& model_path, bool nested) {
+  for (const Node* node : block.nodes()) {
+    if (nested && is_layer_node(node)) {
+      throw UserError(fmt::format("model {}: {} in module '{}' sits inside control flow (prim::If/Loop), which "
+                                  "quant-sim does not support", model_path, node->kind().toQualString(),
+                                  module_path(node)));
+    }
+    for (const torch::jit::Block* inner : node->blocks()) refuse_layers_in_control_flow(*inner, model_path, true);
+  }
+}
+
+at::Tensor constant_tensor(const torch::jit::Value* value) {
+  auto ivalue = torch::jit::toIValue(value);
+  return ivalue && ivalue->isTensor() ? ivalue->toTensor() : at::Tensor();
+}
+
+int64_t groups_of(const Node* node) {
+  if (!is_conv_node(node)) return 1;
+  auto groups = node->get(c10::Symbol::attr("groups"));
+  return groups && groups->isInt() ? groups->toInt() : 1;
+}
+
+// Names every layer by module path, disambiguating paths that several layers share.
+std::vector<std::string> layer_names(const std::vector<Node*>& nodes, const OpIndexNamer& namer,
+                                     const std::unordered_map<const Node*, std::string>& layer_paths) {
+  std::vector<std::string> paths;
+  std::map<std::string, int> uses;
+  for (const Node* node : nodes) {
+    auto known = layer_paths.find(node);
+    paths.push_back(known != layer_paths.end() ? known->second : module_path(node));
+    ++uses[paths.back()];
+  }
+  std::map<std::string, int> seen;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::string& path = paths[i];
+    if (path.empty()) {
+      names.push_back(namer.name(nodes[i]));
+    } else if (uses[path] > 1) {
+      names.push_back(path + "#" + std::to_string(seen[path]++));
+    } else {
+      names.push_back(path);
+    }
+  }
+  return names;
+}
+
+// Moves the weight into a constant node of its own (frozen graphs may share equal constants between layers).
+void give_private_weight(torch::jit::Graph& graph, LayerNode& entry) {
+  torch::jit::WithInsertPoint guard(entry.node);
+  entry.live_weight = entry.layer.original_weight.clone(at::MemoryFormat::Contiguous);
+  torch::jit::Value* constant = graph.insertConstant(entry.live_weight);
+  constant->setDebugName(entry.layer.name + ".weight");
+  entry.node->replaceInput(1, constant);
+  entry.weight_constant = constant->node();
+}
+
+}  // namespace
+
+std::vector<LayerNode> find_layers(torch::jit::Graph& graph, const OpIndexNamer& namer,
+                                   const std::unordered_map<const Node*, std::string>& layer_paths,
+                                   const std::string& model_path) {
+  refuse_layers_in_control_flow(*graph.block(), model_path, false);
+  std::vector<Node*> nodes;
+  for (Node* node : graph.nodes()) {
+    if (is_layer_node(node)) nodes.push_back(node);
+  }
+  const std::vector<std::string> names = layer_names(nodes, namer, layer_paths);
+  std::vector<LayerNode> layers;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    LayerNode entry;
+    entry.node = nodes[i];
+    Layer& layer = entry.layer;
+    layer.index = static_cast<int64_t>(i);
+    layer.name = names[i];
+    layer.kind = is_conv_node(nodes[i]) ? LayerKind::kConv : LayerKind::kLinear;
+    layer.op = nodes[i]->kind().toQualString();
+    layer.first = i == 0;
+    layer.last = i + 1 == nodes.size();
+    layer.groups = groups_of(nodes[i]);
+    at::Tensor weight = constant_tensor(nodes[i]->input(1));
+    if (!weight.defined()) {
+      throw UserError(fmt::format("model {}: the weight of layer '{}' is not a constant after freezing",
+                                  model_path, layer.name));
+    }
+    layer.original_weight = weight.clone(at::MemoryFormat::Contiguous);
+    layer.bias = constant_tensor(nodes[i]->input(2));
+    give_private_weight(graph, entry);
+    layers.push_back(std::move(entry));
+  }
+  return layers;
+}
+
+}  // namespace quantsim::graph

@@ -1,0 +1,174 @@
+#include "quantsim/prepared_model.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "graph_preparation.h"
+#include "layer_discovery.h"
+#include "node_naming.h"
+#include "quantsim/errors.h"
+#include "site_discovery.h"
+#include "site_instrumentation.h"
+#include "site_op.h"
+#include "torchscript_loading.h"
+
+namespace quantsim {
+
+struct PreparedModel::Impl {
+  std::string path;
+  PrepareOptions options;
+  graph::FrozenModel frozen;
+  std::vector<graph::LayerNode> layer_nodes;
+  std::vector<Layer> layers;  // public view of layer_nodes[i].layer
+  std::vector<Site> sites;
+  c10::Device device{c10::kCPU};
+  // Compiled lazily, once the graph is final; dropped when constants move to another device.
+  mutable std::mutex code_mutex;
+  mutable std::shared_ptr<torch::jit::Code> code;
+
+  std::shared_ptr<torch::jit::Code> compiled() const {
+    std::lock_guard<std::mutex> lock(code_mutex);
+    if (!code) code = std::make_shared<torch::jit::Code>(frozen.graph, "forward");
+    return code;
+  }
+};
+
+namespace {
+
+void move_constants(torch::jit::Block& block, const c10::Device& device) {
+  for (torch::jit::Node* node : block.nodes()) {
+    if (node->kind() == c10::prim::Constant && node->hasAttribute(c10::attr::value) &&
+        node->kindOf(c10::attr::value) == torch::jit::AttributeKind::t) {
+      node->t_(c10::attr::value, node->t(c10::attr::value).to(device));
+    }
+    for (torch::jit::Block* inner : node->blocks()) move_constants(*inner, device);
+  }
+}
+
+int64_t count_kind(const torch::jit::Block& block, c10::Symbol kind) {
+  int64_t count = 0;
+  for (const torch::jit::Node* node : block.nodes()) {
+    count += node->kind() == kind;
+    for (const torch::jit::Block* inner : node->blocks()) count += count_kind(*inner, kind);
+  }
+  return count;
+}
+
+std::string last_line(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const auto start = text.rfind('\n');
+  return start == std::string::npos ? text : text.substr(start + 1);
+}
+
+std::string shape_text(at::IntArrayRef sizes) { return fmt::format("[{}]", fmt::join(sizes, ", ")); }
+
+}  // namespace
+
+PreparedModel PreparedModel::load(const std::string& path, const PrepareOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  impl->frozen = graph::freeze_for_quantization(graph::load_torchscript(path), path);
+  torch::jit::Graph& graph = *impl->frozen.graph;
+  const graph::OpIndexNamer namer(graph);  // before any node is added: names must not depend on instrumentation
+  impl->layer_nodes = graph::find_layers(graph, namer, impl->frozen.layer_paths, path);
+  torch::jit::EliminateDeadCode(impl->frozen.graph);  // the shared weight constants the layers no longer read
+  for (const graph::LayerNode& node : impl->layer_nodes) impl->layers.push_back(node.layer);
+  std::vector<graph::SitePlan> plans = graph::find_sites(graph, impl->layer_nodes, namer, options.act_sites);
+  for (const graph::SitePlan& plan : plans) impl->sites.push_back(plan.site);
+  if (options.instrument) graph::insert_site_ops(graph, plans);
+  return PreparedModel(std::move(impl));
+}
+
+PreparedModel::PreparedModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PreparedModel::PreparedModel(PreparedModel&&) noexcept = default;
+PreparedModel& PreparedModel::operator=(PreparedModel&&) noexcept = default;
+PreparedModel::~PreparedModel() = default;
+
+const std::string& PreparedModel::path() const { return impl_->path; }
+const PrepareOptions& PreparedModel::options() const { return impl_->options; }
+const std::vector<Layer>& PreparedModel::layers() const { return impl_->layers; }
+const std::vector<Site>& PreparedModel::sites() const { return impl_->sites; }
+c10::Device PreparedModel::device() const { return impl_->device; }
+
+void PreparedModel::set_layer_weight(int64_t index, const at::Tensor& weight) {
+  at::Tensor& live = impl_->layer_nodes.at(static_cast<size_t>(index)).live_weight;
+  if (!weight.sizes().equals(live.sizes())) {
+    throw std::invalid_argument(fmt::format("set_layer_weight: layer '{}' has weight shape {}, got {}",
+                                            impl_->layers[index].name, shape_text(live.sizes()),
+                                            shape_text(weight.sizes())));
+  }
+  at::NoGradGuard no_grad;
+  live.copy_(weight);  // in place: the compiled graph holds this very tensor as a constant
+}
+
+at::Tensor PreparedModel::layer_weight(int64_t index) const {
+  return impl_->layer_nodes.at(static_cast<size_t>(index)).live_weight;
+}
+
+void PreparedModel::restore_original_weights() {
+  for (const graph::LayerNode& node : impl_->layer_nodes) set_layer_weight(node.layer.index, node.layer.original_weight);
+}
+
+void PreparedModel::to(const c10::Device& device) {
+  std::lock_guard<std::mutex> lock(impl_->code_mutex);
+  move_constants(*impl_->frozen.graph->block(), device);
+  for (graph::LayerNode& node : impl_->layer_nodes) {
+    node.live_weight = node.weight_constant->t(c10::attr::value);
+    node.layer.original_weight = node.layer.original_weight.to(device);
+    if (node.layer.bias.defined()) node.layer.bias = node.layer.bias.to(device);
+    impl_->layers[node.layer.index] = node.layer;
+  }
+  impl_->device = device;
+  impl_->code.reset();  // the compiled constant table still holds the old tensors
+}
+
+at::Tensor PreparedModel::forward(const at::Tensor& input) const {
+  std::shared_ptr<torch::jit::Code> code = impl_->compiled();
+  torch::jit::Stack stack{impl_->frozen.module._ivalue(), input};
+  at::NoGradGuard no_grad;
+  graph::take_site_handler_error();  // forget a failure of an earlier, unrelated call
+  try {
+    torch::jit::InterpreterState(*code).run(stack);
+  } catch (const std::exception& e) {
+    if (std::exception_ptr handler_error = graph::take_site_handler_error()) std::rethrow_exception(handler_error);
+    // Otherwise an op refused the input (wrong channel count or size): the interpreter's last line says why.
+    throw UserError(fmt::format("model {} failed on an input of shape {}: {}", impl_->path, shape_text(input.sizes()),
+                                last_line(e.what())));
+  }
+  const c10::IValue& output = stack.back();
+  if (!output.isTensor()) {
+    throw UserError(fmt::format("model {} returns a {}; expected a tensor [N, classes]", impl_->path,
+                                output.type()->str()));
+  }
+  return output.toTensor();
+}
+
+std::string PreparedModel::graph_text() const { return impl_->frozen.graph->toString(); }
+
+int64_t PreparedModel::count_nodes(const std::string& kind) const {
+  return count_kind(*impl_->frozen.graph->block(), c10::Symbol::fromQualString(kind));
+}
+
+bool site_allows_per_channel(const Site& site, const at::Tensor& x) {
+  if (!site.per_channel_allowed || x.dim() < 3) return false;
+  int64_t spatial = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) spatial *= x.size(d);
+  return spatial > 1;
+}
+
+void check_logits_shape(const at::Tensor& output, int64_t batch, int64_t num_classes) {
+  const bool ok = output.dim() == 2 && output.size(0) == batch && (num_classes <= 0 || output.size(1) == num_classes);
+  if (!ok) {
+    const std::string expected = num_classes > 0 ? fmt::format(" = [{}, {}]", batch, num_classes) : "";
+    throw UserError(fmt::format("model output has shape {}; expected [N, classes]{}", shape_text(output.sizes()),
+                                expected));
+  }
+}
+
+}  // namespace quantsim
