@@ -59,8 +59,8 @@ cxxopts::Options make_options() {
     ("no-progress", "no progress bar")
     ("max-bad-images", "fail when more than this share of images cannot be decoded", cxxopts::value<double>()->default_value("0.01"));
   options.add_options("Quantization")
-    ("qtype", "activation bits: intN | f32", cxxopts::value<std::string>()->default_value("f32"))
-    ("qw,qweight", "weight bits: intN | f32", cxxopts::value<std::string>()->default_value("int8"))
+    ("qtype", "activation bits: intN | f32 (without --qtype and -qw the run is FP32)", cxxopts::value<std::string>())
+    ("qw,qweight", "weight bits: intN | f32 (default int8 once --qtype is given)", cxxopts::value<std::string>())
     ("pcq_w", "per-channel weights")
     ("pcq_a", "per-channel activations")
     ("c,clipping", "activation clipping: no | laplace | gaus | Nstd", cxxopts::value<std::string>()->default_value("no"))
@@ -147,8 +147,12 @@ void fill_execution(const cxxopts::ParseResult& r, Config& c) {
 }
 
 void fill_quantization(const cxxopts::ParseResult& r, Config& c) {
-  c.act_bits = parse_bit_width("--qtype", r["qtype"].as<std::string>());
-  c.weight_bits = parse_bit_width("-qw/--qweight", r["qweight"].as<std::string>());
+  // As in the public code: a run without --qtype is the FP32 baseline; -qw's default int8 applies once quantization
+  // is asked for, and -qw alone quantizes only the weights.
+  const bool quantizing = r.count("qtype") > 0 || r.count("qweight") > 0;
+  c.act_bits = r.count("qtype") ? parse_bit_width("--qtype", r["qtype"].as<std::string>()) : 0;
+  c.weight_bits = r.count("qweight") ? parse_bit_width("-qw/--qweight", r["qweight"].as<std::string>())
+                                     : (quantizing ? 8 : 0);
   c.per_channel_weights = r.count("pcq_w") > 0;
   c.per_channel_activations = r.count("pcq_a") > 0;
   c.clipping = parse_clipping(r["clipping"].as<std::string>());

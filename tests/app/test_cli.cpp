@@ -29,7 +29,9 @@ TEST(Cli, PaperCommandLineParsesAsWritten) {
 TEST(Cli, DefaultsFollowTheSpec) {
   const Config c = parse({"-a", "resnet18"});
   EXPECT_EQ(c.act_bits, 0);
-  EXPECT_EQ(c.weight_bits, 8);
+  EXPECT_EQ(c.weight_bits, 0);  // no --qtype, no -qw: the FP32 baseline
+  EXPECT_EQ(parse({"--qtype", "int4"}).weight_bits, 8);  // -qw defaults to int8 once quantizing
+  EXPECT_EQ(parse({"-qw", "int4"}).act_bits, 0);         // weights only
   EXPECT_EQ(c.first_last_bits, 8);
   EXPECT_EQ(c.stats_mode, StatsMode::kNo);
   EXPECT_EQ(c.stats_kind, StatsKind::kMean);

@@ -22,6 +22,23 @@ def forward(self, x):
   module.save(path);
 }
 
+void save_small_cnn(const std::string& path, int classes, int seed) {
+  torch::manual_seed(seed);
+  torch::jit::Module module("SmallCnn");
+  module.register_parameter("w1", torch::randn({8, 3, 3, 3}) * 0.3, false);
+  module.register_parameter("b1", torch::randn({8}) * 0.1, false);
+  module.register_parameter("w2", torch::randn({classes, 8, 3, 3}) * 0.2, false);
+  module.register_parameter("b2", torch::randn({classes}) * 0.1, false);
+  module.define(R"(
+def forward(self, x):
+    y = torch.relu(torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1]))
+    y = torch.conv2d(y, self.w2, self.b2)
+    y = torch.max_pool2d(y, [2, 2])
+    return torch.mean(y, [2, 3])
+)");
+  module.save(path);
+}
+
 void save_identity_model(const std::string& path) {
   torch::jit::Module module("Identity");
   module.define(R"(

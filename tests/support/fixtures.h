@@ -8,6 +8,10 @@ namespace quantsim::testing {
 // A scripted model `conv 3->classes (3x3) -> mean over H, W`, giving [N, classes] logits; saved to `path`.
 void save_tiny_classifier(const std::string& path, int classes, int seed = 0);
 
+// A scripted CNN with an unsigned site (conv -> relu), a signed one, max pooling and a conv classifier:
+// conv 3->8 (3x3, pad 1) -> relu -> conv 8->classes (3x3) -> max_pool2d 2 -> mean over H, W.
+void save_small_cnn(const std::string& path, int classes, int seed = 0);
+
 // A scripted model whose forward returns its input unchanged ([N, 3, H, W], not logits).
 void save_identity_model(const std::string& path);
 
