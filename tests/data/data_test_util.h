@@ -6,11 +6,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <string>
+#ifdef QUANTSIM_WITH_OPENCV  // synthetic images need an encoder; without OpenCV those tests are left out
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <random>
-#include <string>
+#endif
 
 namespace quantsim::testing {
 
@@ -33,6 +35,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+#ifdef QUANTSIM_WITH_OPENCV
 // A BGR image whose pixels are a deterministic function of (seed, position): noisy enough to make every resize
 // coefficient matter.
 inline cv::Mat random_bgr(int width, int height, uint32_t seed) {
@@ -51,6 +54,8 @@ inline void write_image(const std::string& path, const cv::Mat& image) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   ASSERT_TRUE(cv::imwrite(path, image)) << path;
 }
+
+#endif
 
 inline void write_text(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -7,6 +7,8 @@
 #include "quantsim/errors.h"
 #include "quantsim/tensor_cache.h"
 
+#ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
+
 namespace quantsim {
 namespace {
 using testing::TempDir;
@@ -154,3 +156,5 @@ TEST(TensorCache, NotACacheIsAUserError) {
 
 }  // namespace
 }  // namespace quantsim
+
+#endif  // QUANTSIM_WITH_OPENCV

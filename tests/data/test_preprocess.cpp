@@ -12,6 +12,8 @@
 #include "quantsim/errors.h"
 #include "quantsim/rgb_image.h"
 
+#ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
+
 namespace quantsim {
 namespace {
 using testing::TempDir;
@@ -154,3 +156,5 @@ TEST(Preprocess, CorruptFileThrowsImageDecodeError) {
 
 }  // namespace
 }  // namespace quantsim
+
+#endif  // QUANTSIM_WITH_OPENCV

@@ -1,6 +1,7 @@
 #include "quantsim/progress_bar.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace quantsim {
 namespace {
@@ -15,6 +16,11 @@ TEST(ProgressBar, RenderShowsCountRateAndEta) {
 
 TEST(ProgressBar, RenderBeforeAnyProgressHasNoEta) {
   EXPECT_NE(ProgressBar::render("x", 0, 10, 0.0).find("ETA ?"), std::string::npos);
+}
+
+TEST(ProgressBar, QuietWhenStderrIsNotATerminal) {
+  ProgressBar bar("x", 10, true);
+  EXPECT_EQ(bar.active(), isatty(STDERR_FILENO) == 1);
 }
 
 TEST(ProgressBar, DisabledBarIsInactive) {

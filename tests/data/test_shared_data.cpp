@@ -13,6 +13,8 @@
 #include "quantsim/model_sidecar.h"
 #include "quantsim/preprocess.h"
 
+#ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
+
 namespace quantsim {
 namespace {
 namespace fs = std::filesystem;
@@ -125,3 +127,5 @@ TEST_F(SharedDataTest, RealJpegsPreprocessBitExactlyAsTorchvision) {
 
 }  // namespace
 }  // namespace quantsim
+
+#endif  // QUANTSIM_WITH_OPENCV
