@@ -29,7 +29,4 @@ struct EvaluationResult {
 // Runs every batch of `source` through `forward`. Throws UserError when the model's output is not [N, classes].
 EvaluationResult evaluate(BatchSource& source, const Forward& forward, const EvaluationOptions& options);
 
-// Throws UserError naming the model when `logits` is not a float tensor of shape [batch, num_classes].
-void check_logits_shape(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model);
-
 }  // namespace quantsim

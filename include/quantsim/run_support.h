@@ -21,6 +21,9 @@ void check_bad_images(const BatchLoader& loader, double max_share);
 int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
                             const PreprocessSpec& spec);
 
+// check_logits_shape (prepared_model.h) with the model file named in the error.
+void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model_path);
+
 // The first decodable image of `images` as a [1, 3, H, W] batch; UserError when none decodes.
 at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec);
 

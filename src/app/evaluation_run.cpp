@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-#include "../graph/torchscript_loading.h"
+#include "quantsim/torchscript_loading.h"
 #include "quantsim/activation_quantizer.h"
 #include "quantsim/errors.h"
 #include "quantsim/npy_writer.h"

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/errors.h"
+#include "quantsim/prepared_model.h"
 #include "quantsim/rgb_image.h"
 
 namespace quantsim {
@@ -34,11 +35,19 @@ at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const 
   throw UserError("no image of the dataset could be decoded");
 }
 
+void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model_path) {
+  try {
+    check_logits_shape(logits, batch, num_classes);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("{}: {}", model_path, e.what()));
+  }
+}
+
 int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
                             const PreprocessSpec& spec) {
   const int64_t declared = model.sidecar && model.sidecar->num_classes ? *model.sidecar->num_classes : 0;
   const at::Tensor logits = forward(first_decodable_image(images, spec)).to(at::kCPU);
-  check_logits_shape(logits, 1, declared, model.path);
+  check_model_output(logits, 1, declared, model.path);
   return logits.size(1);
 }
 

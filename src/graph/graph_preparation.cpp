@@ -9,7 +9,7 @@
 #include "op_classes.h"
 #include "op_support.h"
 #include "quantsim/errors.h"
-#include "torchscript_loading.h"
+#include "quantsim/torchscript_loading.h"
 
 namespace quantsim::graph {
 namespace {

@@ -15,7 +15,7 @@
 #include "site_discovery.h"
 #include "site_instrumentation.h"
 #include "site_op.h"
-#include "torchscript_loading.h"
+#include "quantsim/torchscript_loading.h"
 
 namespace quantsim {
 

@@ -1,4 +1,4 @@
-#include "torchscript_loading.h"
+#include "quantsim/torchscript_loading.h"
 
 #include <torch/csrc/jit/serialization/import.h>
 

@@ -31,6 +31,8 @@ nlohmann::json last_result(const fs::path& results) {
   return nlohmann::json::parse(last);
 }
 
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.model << " on " << c.dataset; }
+
 class Fp32Parity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(Fp32Parity, TopOneAndTopFiveWithinPointThreeOfTheReference) {
