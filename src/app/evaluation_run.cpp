@@ -136,8 +136,9 @@ int run_evaluation(const Config& config) {
   const int64_t num_classes = count_model_classes(model, runnable.forward, images, spec);
   check_labels_fit(dataset, num_classes);
 
-  std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
-               model.sha256.c_str(), precision_label(config).c_str(), runnable.mode.c_str(), dataset.root.c_str(),
+  const std::string what = quantized ? precision_label(config) + " " + runnable.mode + " ranges" : "FP32";
+  std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
+               model.sha256.c_str(), what.c_str(), dataset.root.c_str(),
                images.size(), describe(spec).c_str(), device.c_str());
   BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});
   const EvaluationResult result = evaluate(loader, runnable.forward, {num_classes, !config.save_logits.empty()});
