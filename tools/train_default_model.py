@@ -35,6 +35,8 @@ if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
     os.environ["PYTHONHASHSEED"] = "0"
     os.execv(sys.executable, [sys.executable] + sys.argv)
 import torch  # noqa: E402
+
+from export_model import sha256_file  # noqa: E402  (tools/ is on sys.path: the script's own folder)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -172,12 +174,6 @@ def train(model, x, y, epochs, batch_size, optimizer, lr, weight_decay, seed, lo
 
 # --------------------------------------------------------------------------- output
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_torchscript(model, path):

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "quantsim/config.h"
+#include "reference/fake_quant_reference.h"
 
 namespace quantsim::testing {
 
@@ -28,23 +29,12 @@ inline std::vector<float> sample_prior(Prior prior, size_t n, double scale, uint
   return samples;
 }
 
-// SPEC section 1, float32 in the order written, round half to even.
-inline float spec_fake_quant(float x, float lo, float hi, int bits) {
-  const float lo0 = std::min(lo, 0.0f);
-  const float hi0 = std::max(hi, 0.0f);
-  if (hi0 - lo0 == 0.0f) return x;
-  const float qmax = static_cast<float>((1 << bits) - 1);
-  const float scale = (hi0 - lo0) / qmax;
-  const float zero_point = std::nearbyint(-lo0 / scale);
-  const float q = std::clamp(std::nearbyint(x / scale) + zero_point, 0.0f, qmax);
-  return (q - zero_point) * scale;
-}
 
 // Mean squared error of quantizing `samples` with the SPEC quantizer on [lo, hi].
 inline double empirical_mse(const std::vector<float>& samples, double lo, double hi, int bits) {
   double sum = 0.0;
   for (float x : samples) {
-    const double error = double{spec_fake_quant(x, static_cast<float>(lo), static_cast<float>(hi), bits)} - x;
+    const double error = double{reference::fake_quant(x, static_cast<float>(lo), static_cast<float>(hi), bits)} - x;
     sum += error * error;
   }
   return sum / static_cast<double>(samples.size());
