@@ -28,6 +28,12 @@ struct PreprocessOverrides {
   std::optional<std::string> interpolation;  // "bilinear" (antialiased, as PIL) or "nearest"
 };
 
+// --shard K/N: this process evaluates slice K (1-based) of N of the selected images; see shard.h.
+struct Shard {
+  int64_t index = 1;  // K
+  int64_t count = 1;  // N
+};
+
 struct Config {
   // Model and data.
   std::string arch;            // -a: model name
@@ -76,6 +82,9 @@ struct Config {
   uint64_t seed = 0;                      // --seed
   std::string results;                    // --results, default <stats-dir>/../results.jsonl
   std::string save_logits;                // --save-logits FILE.npy
+
+  // Sharding (issue 5): unset evaluates every selected image.
+  std::optional<Shard> shard;             // --shard K/N
 };
 
 }  // namespace quantsim

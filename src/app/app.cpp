@@ -5,12 +5,17 @@
 #include <vector>
 
 #include "quantsim/cli.h"
+#include "quantsim/merge_command.h"
+#include "quantsim/report_command.h"
 #include "quantsim/runs.h"
 
 namespace quantsim {
 
 int run_app(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
+  // Subcommands are a first word that no flag of the main job can be.
+  if (!args.empty() && args.front() == "merge") return run_merge_command({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "report") return run_report_command({args.begin() + 1, args.end()});
   const ParsedCommandLine parsed = parse_command_line(args);
   if (parsed.help) {
     std::fputs(parsed.help_text.c_str(), stdout);

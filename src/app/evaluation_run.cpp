@@ -13,6 +13,7 @@
 #include "quantsim/results_log.h"
 #include "quantsim/run_support.h"
 #include "quantsim/runs.h"
+#include "quantsim/shard.h"
 #include "quantsim/statistics_collector.h"
 #include "quantsim/weight_quantization.h"
 
@@ -105,6 +106,8 @@ nlohmann::json result_record(const Config& config, const ModelFile& model, const
   times["forward_s"] = result.forward_seconds;
   return {{"top1", result.accuracy.top1_percent()},
           {"top5", result.accuracy.top5_percent()},
+          {"top1_correct", result.accuracy.top1_correct()},  // counts, so that shards merge exactly
+          {"top5_correct", result.accuracy.top5_correct()},
           {"images", result.accuracy.images()},
           {"bad_images", bad_images},
           {"images_per_second", result.images_per_second()},
@@ -129,6 +132,7 @@ int run_evaluation(const Config& config) {
   const Dataset dataset = load_labelled_dataset(config.data, config, model);
   const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
   std::vector<LabeledImage> images = select_images(dataset.images, config.subset, config.shuffle, config.seed);
+  if (config.shard) images = take_shard(std::move(images), *config.shard);
   torch::InferenceMode inference;
   const bool quantized = config.act_bits != 0 || config.weight_bits != 0;
   const RunnableModel runnable = quantized ? quantized_model(config, model, device, first_decodable_image(images, spec))

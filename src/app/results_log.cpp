@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/atomic_file.h"
+#include "quantsim/shard.h"
 
 namespace quantsim {
 namespace {
@@ -73,6 +74,7 @@ nlohmann::json config_to_json(const Config& c) {
       {"results", c.results},
       {"save_logits", c.save_logits},
       {"max_bad_images", c.max_bad_image_share},
+      {"shard", c.shard ? nlohmann::json(shard_name(*c.shard)) : nlohmann::json(nullptr)},
   };
 }
 

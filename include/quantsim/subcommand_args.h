@@ -1,0 +1,15 @@
+#pragma once
+// Command-line parsing shared by the small subcommands (`quant-sim merge`, `quant-sim report`).
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+namespace quantsim {
+
+// Parses `args` (after the subcommand's name) with `options`, whose one positional option is `positional`.
+// Throws UserError, naming the subcommand, for unknown flags, bad values, extra arguments or a missing positional.
+cxxopts::ParseResult parse_subcommand_args(cxxopts::Options& options, const std::string& positional,
+                                           const std::vector<std::string>& args);
+
+}  // namespace quantsim
