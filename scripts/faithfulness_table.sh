@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the faithfulness grid of issue 4 on the shared data: for every shared model, statistics collected on its
 # calibration set, then seven weight/activation configurations evaluated in both --act-sites modes. Results go to
-# RESULTS (default build/faithfulness.jsonl); tools/results_table.py turns them into the README's table.
+# RESULTS (default build/faithfulness.jsonl); `quant-sim report` turns them into the README's table.
 # Usage: scripts/faithfulness_table.sh [RESULTS]   (QUANTSIM_DATA: the shared data folder, default ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +35,4 @@ run_model() {  # name, evaluation set, calibration set
 run_model resnet8_cifar10 cifar10/test cifar10/calib
 run_model tiny_darknet imagenet/val1300 imagenet/calib1000
 run_model mobilenet_v2_q imagenet/val1300 imagenet/calib1000
-/usr/bin/python3 tools/results_table.py "$RESULTS"
+build/quant-sim report "$RESULTS" --format markdown
