@@ -1,6 +1,6 @@
 #pragma once
 // The paper's table from a results file: rows are methods (precision and method flags), columns are models (with
-// the --act-sites mode for quantized runs), cells are top-1 in percent. Port of tools/results_table.py's labels.
+// the --act-sites mode for quantized runs), cells are top-1 in percent.
 #include <string>
 #include <vector>
 

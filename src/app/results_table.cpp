@@ -136,7 +136,7 @@ std::string method_label(const nlohmann::json& record) {
     if (config.value(key, false)) flags.push_back(flag);
   }
   const bool activations_quantized = config.value("qtype", "f32") != "f32";
-  if (activations_quantized) {  // as tools/results_table.py: right after -pcq_a, else last
+  if (activations_quantized) {  // the clipping reads best right after -pcq_a, else last
     const auto after = std::find(flags.begin(), flags.end(), "-pcq_a");
     flags.insert(after == flags.end() ? after : after + 1, "-c " + config.value("clipping", "no"));
   }

@@ -88,7 +88,7 @@ TEST(MethodLabel, ClippingFollowsPerChannelActivations) {
   EXPECT_EQ(method_label(record("m", "W4A32", 0, {{"qtype", "f32"}, {"bcw", true}})), "W4A32 -bcw");
   nlohmann::json dynamic = record("m", "W8A8", 0, {{"qtype", "int8"}, {"clipping", "gaus"}, {"baa", true}});
   dynamic["mode"] = "dynamic";
-  EXPECT_EQ(method_label(dynamic), "W8A8 -baa -c gaus [dynamic]");  // as tools/results_table.py: last without -pcq_a
+  EXPECT_EQ(method_label(dynamic), "W8A8 -baa -c gaus [dynamic]");  // -c comes last without -pcq_a
   EXPECT_EQ(method_label(record("m", "FP32", 0, nlohmann::json::object())), "FP32");
 }
 
