@@ -1,5 +1,7 @@
 #include "support/fixtures.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -63,7 +65,8 @@ void make_image_folder(const std::string& root, const std::vector<std::string>& 
 }
 
 std::string fresh_temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("quantsim_test_" + name);
+  // The process id keeps tests that ctest runs in parallel (one process each) out of each other's folders.
+  const fs::path dir = fs::temp_directory_path() / ("quantsim_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

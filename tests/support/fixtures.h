@@ -18,7 +18,7 @@ void save_identity_model(const std::string& path);
 // ImageFolder `<root>/<class>/<k>.png` with `per_class` random 16x16 RGB images per class, and `<root>/classes.txt`.
 void make_image_folder(const std::string& root, const std::vector<std::string>& classes, int per_class, int seed = 0);
 
-// A fresh, empty temporary folder for one test.
+// A fresh, empty temporary folder for one test, unique to this process.
 std::string fresh_temp_dir(const std::string& name);
 
 }  // namespace quantsim::testing
