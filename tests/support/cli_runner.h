@@ -13,8 +13,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_quant_sim(const std::string& arguments) {
-  const std::string command = std::string(QUANTSIM_BINARY_DIR) + "/quant-sim --no-progress " + arguments + " 2>&1";
+// Runs a shell command line, capturing stdout and stderr together.
+inline CommandResult run_command(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   CommandResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -24,6 +25,10 @@ inline CommandResult run_quant_sim(const std::string& arguments) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+inline CommandResult run_quant_sim(const std::string& arguments) {
+  return run_command(std::string(QUANTSIM_BINARY_DIR) + "/quant-sim --no-progress " + arguments);
 }
 
 // The folder of real models and images: $QUANTSIM_DATA, else ../shared/data beside the checkout.
