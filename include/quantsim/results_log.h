@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "quantsim/config.h"
+#include "quantsim/utc_timestamp.h"
 
 namespace quantsim {
 
@@ -13,8 +14,5 @@ namespace quantsim {
 nlohmann::json config_to_json(const Config& config);
 
 void append_result(const std::string& results_path, const nlohmann::json& record);
-
-// ISO 8601 UTC time, e.g. 2026-11-25T03:14:15Z.
-std::string utc_timestamp();
 
 }  // namespace quantsim

@@ -1,7 +1,5 @@
 #include "quantsim/results_log.h"
 
-#include <chrono>
-#include <ctime>
 
 #include <fmt/format.h>
 
@@ -82,13 +80,5 @@ void append_result(const std::string& results_path, const nlohmann::json& record
   append_line_locked(results_path, record.dump());
 }
 
-std::string utc_timestamp() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
 
 }  // namespace quantsim

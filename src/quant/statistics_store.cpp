@@ -15,6 +15,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/utc_timestamp.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;
@@ -39,15 +40,6 @@ constexpr StatField kStatFields[] = {
     {"max_batch_mean", &TensorStats::max_batch_mean},           {"mean", &TensorStats::mean},
     {"std", &TensorStats::std},   {"b", &TensorStats::b},
 };
-
-std::string utc_timestamp_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 // JSON has no NaN or infinity; nlohmann would write them as null, which would not read back.
 json number_to_json(double value) {
@@ -126,7 +118,7 @@ json metadata_to_json(const StatisticsMetadata& metadata) {
               {"calib_images", metadata.calib_images},
               {"batch_size", metadata.batch_size},
               {"tool_version", metadata.tool_version.empty() ? QUANTSIM_VERSION : metadata.tool_version},
-              {"created", metadata.created.empty() ? utc_timestamp_now() : metadata.created}};
+              {"created", metadata.created.empty() ? utc_timestamp() : metadata.created}};
 }
 
 StatisticsMetadata metadata_from_json(const json& object) {
