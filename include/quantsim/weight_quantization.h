@@ -4,15 +4,29 @@
 // Done once per run, before any image is evaluated.
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "quantsim/model_layer.h"
 #include "quantsim/quant_params.h"
 
 namespace quantsim {
 
+// The integer grid a quantized weight lies on, for export and reports: one entry per output channel (per-channel
+// quantization) or a single entry for the whole tensor. Value of integer code k in channel c: offset[c] + k * step[c],
+// 0 <= k < levels[c].
+struct WeightGrid {
+  std::vector<float> offset;
+  std::vector<float> step;
+  std::vector<int64_t> levels;
+};
+
 struct QuantizedWeight {
-  at::Tensor weight;   // what the layer computes with (the original weight when bits == 0)
-  int bits = 0;        // 0: left float
-  QuantParams params;  // ranges and bits used (empty when left float)
+  at::Tensor weight;       // what the layer computes with (the original weight when bits == 0)
+  at::Tensor grid_weight;  // the quantized weight before -vcw/-bcw corrections, on `grid` (undefined when float)
+  WeightGrid grid;         // empty when left float
+  int bits = 0;            // 0: left float
+  QuantParams params;      // ranges and bits used (empty when left float)
 };
 
 // The statistics of a weight per tensor and per output channel (axis 0), as the collect pass would record them.
