@@ -1,5 +1,7 @@
 // Per-output-channel mean and variance corrections of quantized weights. Statistics are computed in float64 so that
-// the corrected float32 weights match the FP32 moments to float rounding, whatever the channel size.
+// the corrected float32 weights match the FP32 moments to float rounding, whatever the channel size. Each correction
+// is split into its per-channel parameters and their application, so that an export can store the parameters and
+// a reader can replay the very same float64 operations.
 #include "quantsim/weight_correction.h"
 
 #include <ATen/ATen.h>
@@ -33,33 +35,72 @@ at::Tensor back_to_weight(const at::Tensor& rows, const at::Tensor& like) {
 
 }  // namespace
 
+VarianceCorrection variance_correction(const at::Tensor& quantized, const at::Tensor& original) {
+  check_pair(quantized, original);
+  const at::Tensor q = as_channel_rows(quantized);
+  const at::Tensor q_std = channel_population_std(q);
+  VarianceCorrection correction;
+  correction.q_mean = channel_mean(q);
+  correction.has_spread = q_std > 0;
+  // Divide by 1 where the channel is constant; those rows are left as they are anyway.
+  const at::Tensor safe_q_std = at::where(correction.has_spread, q_std, at::ones_like(q_std));
+  correction.ratio = channel_population_std(as_channel_rows(original)) / safe_q_std;
+  return correction;
+}
+
+MeanCorrection mean_correction(const at::Tensor& quantized, const at::Tensor& original) {
+  check_pair(quantized, original);
+  return MeanCorrection{channel_mean(as_channel_rows(quantized)), channel_mean(as_channel_rows(original))};
+}
+
+at::Tensor apply_correction(const at::Tensor& weight, const VarianceCorrection& correction) {
+  if (weight.numel() == 0) return weight.clone();
+  const at::Tensor q = as_channel_rows(weight);
+  const at::Tensor rescaled = (q - correction.q_mean) * correction.ratio + correction.q_mean;
+  return back_to_weight(at::where(correction.has_spread, rescaled, q), weight);
+}
+
+at::Tensor apply_correction(const at::Tensor& weight, const MeanCorrection& correction) {
+  if (weight.numel() == 0) return weight.clone();
+  const at::Tensor q = as_channel_rows(weight);
+  return back_to_weight(q - correction.q_mean + correction.target_mean, weight);
+}
+
 at::Tensor bias_corrected_weight(const at::Tensor& quantized, const at::Tensor& original) {
   check_pair(quantized, original);
   if (quantized.numel() == 0) return quantized.clone();
-  const at::Tensor q = as_channel_rows(quantized);
-  const at::Tensor w = as_channel_rows(original);
-  return back_to_weight(q - channel_mean(q) + channel_mean(w), quantized);
+  return apply_correction(quantized, mean_correction(quantized, original));
 }
 
 at::Tensor variance_corrected_weight(const at::Tensor& quantized, const at::Tensor& original) {
   check_pair(quantized, original);
   if (quantized.numel() == 0) return quantized.clone();
-  const at::Tensor q = as_channel_rows(quantized);
-  const at::Tensor w = as_channel_rows(original);
-  const at::Tensor q_mean = channel_mean(q);
-  const at::Tensor q_std = channel_population_std(q);
-  const at::Tensor has_spread = q_std > 0;
-  // Divide by 1 where the channel is constant; those rows are replaced by the input below anyway.
-  const at::Tensor safe_q_std = at::where(has_spread, q_std, at::ones_like(q_std));
-  const at::Tensor rescaled = (q - q_mean) * (channel_population_std(w) / safe_q_std) + q_mean;
-  return back_to_weight(at::where(has_spread, rescaled, q), quantized);
+  return apply_correction(quantized, variance_correction(quantized, original));
+}
+
+CorrectionSteps correction_steps(const at::Tensor& quantized, const at::Tensor& original,
+                                 WeightCorrections corrections) {
+  CorrectionSteps steps;
+  at::Tensor current = quantized;
+  if (corrections.variance) {
+    steps.variance = variance_correction(current, original);
+    current = apply_correction(current, *steps.variance);
+  }
+  if (corrections.bias) steps.mean = mean_correction(current, original);
+  return steps;
+}
+
+at::Tensor apply_correction_steps(const at::Tensor& quantized, const CorrectionSteps& steps) {
+  at::Tensor result = quantized;
+  if (steps.variance) result = apply_correction(result, *steps.variance);
+  if (steps.mean) result = apply_correction(result, *steps.mean);
+  return result;
 }
 
 at::Tensor corrected_weight(const at::Tensor& quantized, const at::Tensor& original, WeightCorrections corrections) {
-  at::Tensor result = quantized;
-  if (corrections.variance) result = variance_corrected_weight(result, original);
-  if (corrections.bias) result = bias_corrected_weight(result, original);
-  return result;
+  if (!corrections.variance && !corrections.bias) return quantized;
+  if (quantized.numel() == 0) return quantized.clone();
+  return apply_correction_steps(quantized, correction_steps(quantized, original, corrections));
 }
 
 }  // namespace quantsim

@@ -98,5 +98,28 @@ TEST(WeightCorrection, RejectsMismatchedShapes) {
   EXPECT_THROW(variance_corrected_weight(at::zeros({}), at::zeros({})), std::invalid_argument);
 }
 
+TEST(WeightCorrection, StoredStepsReplayToTheSameWeightBitForBit) {  // what --export relies on
+  const at::Tensor w = make_weight();
+  const at::Tensor q = quantize_coarsely(w);
+  for (const WeightCorrections corrections : {WeightCorrections{true, false}, WeightCorrections{false, true},
+                                              WeightCorrections{true, true}}) {
+    const CorrectionSteps steps = correction_steps(q, w, corrections);
+    EXPECT_EQ(steps.variance.has_value(), corrections.variance);
+    EXPECT_EQ(steps.mean.has_value(), corrections.bias);
+    const at::Tensor expected = corrected_weight(q, w, corrections);
+    EXPECT_FALSE(at::equal(expected, q));
+    EXPECT_TRUE(at::equal(apply_correction_steps(q, steps), expected));
+  }
+}
+
+TEST(WeightCorrection, VarianceStepMarksConstantChannels) {
+  const at::Tensor w = make_weight();
+  const at::Tensor q = quantize_coarsely(w);  // channel 0 quantizes to one value
+  const VarianceCorrection step = variance_correction(q, w);
+  EXPECT_EQ(step.has_spread.sizes(), (std::vector<int64_t>{8, 1}));
+  EXPECT_FALSE(step.has_spread[0][0].item<bool>());
+  EXPECT_TRUE(step.has_spread.slice(0, 1).all().item<bool>());
+}
+
 }  // namespace
 }  // namespace quantsim
