@@ -14,7 +14,9 @@ namespace quantsim {
 
 // The integer grid a quantized weight lies on, for export and reports: one entry per output channel (per-channel
 // quantization) or a single entry for the whole tensor. Value of integer code k in channel c: offset[c] + k * step[c],
-// 0 <= k < levels[c].
+// 0 <= k < levels[c]. offset[c] is a whole multiple -z * step[c] of the step, and the float32 value is computed as
+// (k - z) * step[c], as the fake quantizer does (`offset + k * step` may round differently); step 0 marks a channel
+// the quantizer left unchanged, which is then all zeros.
 struct WeightGrid {
   std::vector<float> offset;
   std::vector<float> step;

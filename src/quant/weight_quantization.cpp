@@ -2,7 +2,32 @@
 
 #include <ATen/ATen.h>
 
+#include "common/affine_quantizer.h"
+
 namespace quantsim {
+namespace {
+
+// The grid of the SPEC quantizer: kernels::make_affine_quant_params, the very parameters the fake-quant op uses.
+void add_grid_entry(WeightGrid& grid, float lo, float hi, int bits) {
+  const kernels::AffineQuantParams p = kernels::make_affine_quant_params(lo, hi, bits);
+  grid.offset.push_back(-p.zero_point * p.scale);
+  grid.step.push_back(p.scale);
+  grid.levels.push_back(int64_t{1} << bits);
+}
+
+WeightGrid weight_grid(const QuantParams& params) {
+  WeightGrid grid;
+  if (!params.per_channel) {
+    add_grid_entry(grid, static_cast<float>(params.range.lo), static_cast<float>(params.range.hi), params.bits);
+    return grid;
+  }
+  for (size_t c = 0; c < params.lo.size(); ++c) {
+    add_grid_entry(grid, params.lo[c], params.hi[c], params.channel_bits[c]);
+  }
+  return grid;
+}
+
+}  // namespace
 
 ChannelwiseStats weight_statistics(const at::Tensor& weight) {
   // A weight [O, ...] is one "batch" of one sample whose channels are the output channels.
@@ -27,6 +52,8 @@ QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptio
   result.params = compute_quant_params(request, weight_statistics(original), nullptr);
   QuantParamTensors tensors;
   const at::Tensor quantized = apply_quant_params(original, result.params, /*axis=*/0, tensors);
+  result.grid_weight = quantized;
+  result.grid = weight_grid(result.params);
   result.weight = corrected_weight(quantized, original, options.corrections);
   return result;
 }
