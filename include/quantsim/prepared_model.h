@@ -16,12 +16,14 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "quantsim/activation_site.h"
 #include "quantsim/config.h"
 #include "quantsim/model_layer.h"
+#include "quantsim/quant_params.h"
 
 namespace quantsim {
 
@@ -62,6 +64,12 @@ class PreparedModel {
   // Runs the graph without autograd, in the current thread, calling the installed SiteHandler at every site.
   // Throws UserError when the model returns something other than a tensor.
   at::Tensor forward(const at::Tensor& input) const;
+
+  // Writes (atomically) a standalone TorchScript file that computes what forward() computes now under a static-range
+  // fake-quantizing handler: the layers' current weights folded in as constants, and at every site the fake-quant op
+  // (fake_quant.h) with `site_params[site.id]` as constants, or nothing where that is nullopt (the site stays float).
+  // It runs in any program that links libquantsim_quant (which registers the ops), e.g. `quant-sim --model PATH`.
+  void save_fake_quantized(const std::string& path, const std::vector<std::optional<QuantParams>>& site_params) const;
 
   // Diagnostics and tests: the prepared graph as text, and how many top-level nodes of a kind ("aten::batch_norm")
   // it holds, nested blocks included.

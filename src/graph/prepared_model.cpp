@@ -7,10 +7,13 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <sstream>
 
+#include "graph_export.h"
 #include "graph_preparation.h"
 #include "layer_discovery.h"
 #include "node_naming.h"
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 #include "site_discovery.h"
 #include "site_instrumentation.h"
@@ -147,6 +150,17 @@ at::Tensor PreparedModel::forward(const at::Tensor& input) const {
                                 output.type()->str()));
   }
   return output.toTensor();
+}
+
+void PreparedModel::save_fake_quantized(const std::string& path,
+                                        const std::vector<std::optional<QuantParams>>& site_params) const {
+  if (site_params.size() != impl_->sites.size()) {
+    throw std::invalid_argument(fmt::format("save_fake_quantized: {} site parameters for {} sites",
+                                            site_params.size(), impl_->sites.size()));
+  }
+  std::ostringstream bytes;
+  graph::fake_quantized_module(impl_->frozen.module, site_params).save(bytes);
+  write_file_atomically(path, bytes.str());
 }
 
 std::string PreparedModel::graph_text() const { return impl_->frozen.graph->toString(); }

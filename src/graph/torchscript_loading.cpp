@@ -16,12 +16,12 @@ std::string first_line(const c10::Error& error) {
   return message;
 }
 
-torch::jit::Module load_torchscript(const std::string& path) {
+torch::jit::Module load_torchscript(const std::string& path, const c10::Device& device) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw UserError("model file not found: " + path);
   if (std::filesystem::is_directory(path, ec)) throw UserError("model path is a directory, not a file: " + path);
   try {
-    return torch::jit::load(path, c10::Device(c10::kCPU));
+    return torch::jit::load(path, device);
   } catch (const c10::Error& e) {
     throw UserError("cannot load model " + path + ": not a readable TorchScript file (" + first_line(e) + ")");
   } catch (const std::exception& e) {  // e.g. a pickle or zip reader error outside c10::Error
