@@ -82,6 +82,7 @@ struct Config {
   uint64_t seed = 0;                      // --seed
   std::string results;                    // --results, default <stats-dir>/../results.jsonl
   std::string save_logits;                // --save-logits FILE.npy
+  std::string export_path;                // --export PATH: save the quantized model (model_export.h)
 
   // Sharding (issue 5): unset evaluates every selected image.
   std::optional<Shard> shard;             // --shard K/N

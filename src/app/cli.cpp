@@ -11,6 +11,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/export_check.h"
 #include "quantsim/shard.h"
 
 namespace quantsim {
@@ -89,6 +90,8 @@ cxxopts::Options make_options() {
     ("results", "results file (default <stats-dir>/../results.jsonl)", cxxopts::value<std::string>())
     ("save-logits", "write the logits of the evaluated images to FILE.npy", cxxopts::value<std::string>())
     ("shard", "evaluate only shard K of N of the selected images (i % N == K-1); see quant-sim merge",
+     cxxopts::value<std::string>())
+    ("export", "save the quantized model: PATH (TorchScript) and <stem>.qweights.bin/.json; prints a size report",
      cxxopts::value<std::string>())
     ("h,help", "print this help")
     ("version", "print the version");
@@ -197,6 +200,7 @@ void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
                                  : (std::filesystem::path(c.stats_dir).parent_path() / "results.jsonl").string();
   if (r.count("save-logits")) c.save_logits = expand_user(r["save-logits"].as<std::string>());
   if (r.count("shard")) c.shard = parse_shard("--shard", r["shard"].as<std::string>());
+  if (r.count("export")) c.export_path = expand_user(r["export"].as<std::string>());
 }
 
 }  // namespace
@@ -248,6 +252,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args) {
     fill_execution(r, parsed.config);
     fill_quantization(r, parsed.config);
     fill_statistics_and_evaluation(r, parsed.config);
+    if (!parsed.config.export_path.empty()) check_export_config(parsed.config);
   } catch (const cxxopts::exceptions::exception& e) {
     throw UserError(fmt::format("bad command line: {} (see quant-sim --help)", e.what()));
   }

@@ -8,6 +8,7 @@
 #include "quantsim/torchscript_loading.h"
 #include "quantsim/activation_quantizer.h"
 #include "quantsim/errors.h"
+#include "quantsim/model_export.h"
 #include "quantsim/npy_writer.h"
 #include "quantsim/prepared_model.h"
 #include "quantsim/results_log.h"
@@ -32,7 +33,7 @@ struct RunnableModel {
 
 // Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
 RunnableModel fp32_model(const ModelFile& model, const std::string& device) {
-  auto module = std::make_shared<torch::jit::Module>(graph::load_torchscript(model.path));
+  auto module = std::make_shared<torch::jit::Module>(graph::load_torchscript(model.path, torch::Device(device)));
   module->eval();
   module->to(torch::Device(device));
   RunnableModel runnable;
@@ -49,12 +50,16 @@ struct QuantizedPipeline {
   PreparedModel model;
   std::unique_ptr<Statistics> statistics;
   std::unique_ptr<ActivationQuantizer> quantizer;
+  std::vector<QuantizedWeight> weights;  // kept only for --export
 };
 
-void quantize_weights(PreparedModel& model, const Config& config) {
+void quantize_weights(QuantizedPipeline& pipeline, const Config& config) {
+  PreparedModel& model = pipeline.model;
   const WeightQuantOptions options = weight_quant_options(config);
   for (const Layer& layer : model.layers()) {
-    model.set_layer_weight(layer.index, quantize_layer_weight(layer, options).weight);
+    QuantizedWeight quantized = quantize_layer_weight(layer, options);
+    model.set_layer_weight(layer.index, quantized.weight);
+    if (!config.export_path.empty()) pipeline.weights.push_back(std::move(quantized));
   }
 }
 
@@ -76,11 +81,11 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
                               const at::Tensor& probe) {
   const auto start = Clock::now();
   auto pipeline = std::make_shared<QuantizedPipeline>(
-      QuantizedPipeline{PreparedModel::load(model.path, {config.act_sites}), nullptr, nullptr});
+      QuantizedPipeline{PreparedModel::load(model.path, {config.act_sites}), nullptr, nullptr, {}});
   pipeline->model.to(torch::Device(device));
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
-  quantize_weights(pipeline->model, config);
+  quantize_weights(*pipeline, config);
   const double weights_s = seconds_since(weights_start);
   const bool dynamic = config.stats_mode == StatsMode::kNo;
   if (!dynamic) pipeline->statistics = load_checked_statistics(config, model, pipeline->model, probe);
@@ -90,6 +95,11 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   RunnableModel runnable;
   runnable.mode = dynamic ? "dynamic" : "static";
   runnable.times = {{"prepare_s", prepare_s}, {"quantize_weights_s", weights_s}};
+  if (!config.export_path.empty()) {
+    const auto export_start = Clock::now();
+    export_for_run(config, model, pipeline->model, *pipeline->quantizer, pipeline->weights, probe);
+    runnable.times["export_s"] = seconds_since(export_start);
+  }
   runnable.keep_alive = pipeline;
   runnable.forward = [pipeline](const at::Tensor& x) {
     ScopedSiteHandler scope(*pipeline->quantizer);

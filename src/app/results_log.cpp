@@ -71,6 +71,7 @@ nlohmann::json config_to_json(const Config& c) {
       {"seed", c.seed},
       {"results", c.results},
       {"save_logits", c.save_logits},
+      {"export", c.export_path},
       {"max_bad_images", c.max_bad_image_share},
       {"shard", c.shard ? nlohmann::json(shard_name(*c.shard)) : nlohmann::json(nullptr)},
   };
