@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
@@ -22,8 +23,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 bool same_file_path(const std::string& a, const std::string& b) {
-  std::error_code ec;
-  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
+  std::error_code ec_a, ec_b;
+  const fs::path canonical_a = fs::weakly_canonical(a, ec_a);
+  const fs::path canonical_b = fs::weakly_canonical(b, ec_b);
+  return ec_a || ec_b ? fs::path(a).lexically_normal() == fs::path(b).lexically_normal() : canonical_a == canonical_b;
 }
 
 void check_paths(const ExportPaths& paths, const ModelFile& source) {
@@ -70,9 +73,12 @@ WeightRecord weight_record(const Layer& layer, const QuantizedWeight& quantized,
   record.kind = layer.kind;
   record.bits = quantized.bits;
   if (layer.bias.defined()) record.bias = layer.bias.to(at::kCPU, at::kFloat);
-  if (quantized.bits == 0 || quantized.grid.step.empty()) {
+  if (quantized.bits == 0) {
     record.float_weight = live_weight.to(at::kCPU, at::kFloat);
     return record;
+  }
+  if (quantized.grid.step.empty() || !quantized.grid_weight.defined()) {
+    throw std::runtime_error(fmt::format("--export: layer {} is quantized but names no integer grid", layer.name));
   }
   const at::Tensor grid = quantized.grid_weight.to(at::kCPU, at::kFloat);
   try {

@@ -196,6 +196,12 @@ TEST_F(ModelExport, ExportOverTheSourceModelIsRefused) {
   EXPECT_THROW(run.export_to(kDefaultModel, at::randn({1, 3, 28, 28})), UserError);
 }
 
+TEST_F(ModelExport, QuantizedWeightWithoutAGridIsAnInternalError) {
+  QuantizedRun run(w4a4_paper_config());
+  run.weights[1].grid = {};  // a quantizer that forgot to name its grid
+  EXPECT_THROW(run.export_to(dir_ + "/m.pt", at::randn({1, 3, 28, 28})), std::runtime_error);
+}
+
 // ---- through the quant-sim binary ----
 
 class ExportCli : public ::testing::Test {
