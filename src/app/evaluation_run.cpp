@@ -8,6 +8,7 @@
 #include "quantsim/torchscript_loading.h"
 #include "quantsim/activation_quantizer.h"
 #include "quantsim/errors.h"
+#include "quantsim/gpfq_weights.h"
 #include "quantsim/npy_writer.h"
 #include "quantsim/prepared_model.h"
 #include "quantsim/results_log.h"
@@ -51,7 +52,12 @@ struct QuantizedPipeline {
   std::unique_ptr<ActivationQuantizer> quantizer;
 };
 
-void quantize_weights(PreparedModel& model, const Config& config) {
+void quantize_weights(PreparedModel& model, const Config& config, const ModelFile& file) {
+  if (config.weight_method == WeightMethod::kGpfq) {
+    const std::vector<QuantizedWeight> weights = gpfq_quantized_weights(config, file, model.device());
+    for (const Layer& layer : model.layers()) model.set_layer_weight(layer.index, weights.at(layer.index).weight);
+    return;
+  }
   const WeightQuantOptions options = weight_quant_options(config);
   for (const Layer& layer : model.layers()) {
     model.set_layer_weight(layer.index, quantize_layer_weight(layer, options).weight);
@@ -80,7 +86,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   pipeline->model.to(torch::Device(device));
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
-  quantize_weights(pipeline->model, config);
+  quantize_weights(pipeline->model, config, model);
   const double weights_s = seconds_since(weights_start);
   const bool dynamic = config.stats_mode == StatsMode::kNo;
   if (!dynamic) pipeline->statistics = load_checked_statistics(config, model, pipeline->model, probe);
