@@ -12,6 +12,7 @@ enum class StatsKind { kMean, kMax };      // -sk: mean of per-batch extremes, o
 enum class ActSites { kOutputs, kInputs };  // paper mode / deploy mode
 enum class BitRounding { kRound, kCeil };   // -bam
 enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
+enum class WeightMethod { kRtn, kGpfq };    // --weight-method: round to nearest, or GPFQ (docs/QUANTIZATION.md)
 
 // -c/--clipping: none, ACIQ under a prior, or N standard deviations.
 struct Clipping {
@@ -69,6 +70,10 @@ struct Config {
   bool variance_correct_weights = false; // -vcw
   ActSites act_sites = ActSites::kOutputs;  // --act-sites
   int first_last_bits = 8;               // --first-last-bits N|f32 (0 = f32)
+  WeightMethod weight_method = WeightMethod::kRtn;  // --weight-method rtn|gpfq
+  double gpfq_scale = 1.16;              // --gpfq-scale: C in delta = C * mean(max|w|) / 2^(b-1)
+  double gpfq_patch_prob = 0.25;         // --gpfq-patch-prob: share of conv patches GPFQ keeps
+  int64_t gpfq_samples = 128;            // --gpfq-samples: calibration images GPFQ runs on
 
   // Statistics (SPEC section 6).
   StatsMode stats_mode = StatsMode::kNo;  // -sm

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace quantsim {
 
@@ -17,6 +18,13 @@ struct Layer {
   bool first = false;       // first conv-or-linear in execution order (keeps --first-last-bits)
   bool last = false;        // last conv-or-linear in execution order (keeps --first-last-bits)
   int64_t groups = 1;       // conv groups (depthwise: groups == in_channels); 1 for linear
+  // Conv geometry, one entry per spatial dimension, as the graph gives them (for unfolding inputs into patches, as
+  // GPFQ does). Empty for linear layers, and when the graph does not hold them as constant integer lists (e.g. a
+  // string padding such as "same").
+  std::vector<int64_t> stride;
+  std::vector<int64_t> padding;
+  std::vector<int64_t> dilation;
+  bool transposed = false;  // aten::_convolution with transposed = true (a deconvolution)
   // FP32 weight after BN folding, never modified: quantize from this. Output channels on axis 0.
   at::Tensor original_weight;
   // Float bias after BN folding, or undefined when the layer has none. Biases stay float (SPEC section 4).

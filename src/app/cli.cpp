@@ -12,6 +12,7 @@
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 #include "quantsim/export_check.h"
+#include "quantsim/gpfq_weights.h"
 #include "quantsim/shard.h"
 
 namespace quantsim {
@@ -77,7 +78,11 @@ cxxopts::Options make_options() {
     ("bcw", "weight bias (mean) correction")
     ("vcw", "weight variance correction")
     ("act-sites", "outputs (paper mode) | inputs (deploy mode)", cxxopts::value<std::string>()->default_value("outputs"))
-    ("first-last-bits", "bits of the first and last layer: N | f32", cxxopts::value<std::string>()->default_value("8"));
+    ("first-last-bits", "bits of the first and last layer: N | f32", cxxopts::value<std::string>()->default_value("8"))
+    ("weight-method", "weight quantizer: rtn (round to nearest) | gpfq (greedy path following, on calibration images)", cxxopts::value<std::string>()->default_value("rtn"))
+    ("gpfq-scale", "GPFQ alphabet scale C: delta = C * mean(max|w|) / 2^(b-1)", cxxopts::value<double>()->default_value("1.16"))
+    ("gpfq-patch-prob", "share of conv patches GPFQ samples, in (0, 1]", cxxopts::value<double>()->default_value("0.25"))
+    ("gpfq-samples", "calibration images for GPFQ (--calib-data, else --data)", cxxopts::value<int64_t>()->default_value("128"));
   options.add_options("Statistics")
     ("sm", "statistics mode: collect | use | no", cxxopts::value<std::string>()->default_value("no"))
     ("sk", "min/max statistic: mean (of per-batch extremes) | max", cxxopts::value<std::string>()->default_value("mean"))
@@ -152,6 +157,16 @@ void fill_execution(const cxxopts::ParseResult& r, Config& c) {
   c.max_bad_image_share = r["max-bad-images"].as<double>();
 }
 
+// --weight-method and its GPFQ settings; checks_gpfq_config (gpfq_weights.h) refuses what does not combine.
+void fill_weight_method(const cxxopts::ParseResult& r, Config& c) {
+  c.weight_method = parse_choice<WeightMethod, 2>("--weight-method", r["weight-method"].as<std::string>(),
+                                                  {{{"rtn", WeightMethod::kRtn}, {"gpfq", WeightMethod::kGpfq}}});
+  c.gpfq_scale = r["gpfq-scale"].as<double>();
+  c.gpfq_patch_prob = r["gpfq-patch-prob"].as<double>();
+  c.gpfq_samples = r["gpfq-samples"].as<int64_t>();
+  check_gpfq_config(c, {r.count("gpfq-scale") > 0, r.count("gpfq-patch-prob") > 0, r.count("gpfq-samples") > 0});
+}
+
 void fill_quantization(const cxxopts::ParseResult& r, Config& c) {
   // As in the public code: a run without --qtype is the FP32 baseline; -qw's default int8 applies once quantization
   // is asked for, and -qw alone quantizes only the weights.
@@ -181,6 +196,7 @@ void fill_quantization(const cxxopts::ParseResult& r, Config& c) {
   c.first_last_bits = parse_bit_width("--first-last-bits",
                                       std::isdigit(static_cast<unsigned char>(first_last[0])) ? "int" + first_last
                                                                                             : first_last);
+  fill_weight_method(r, c);
 }
 
 void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {

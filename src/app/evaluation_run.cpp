@@ -8,6 +8,7 @@
 #include "quantsim/torchscript_loading.h"
 #include "quantsim/activation_quantizer.h"
 #include "quantsim/errors.h"
+#include "quantsim/gpfq_weights.h"
 #include "quantsim/model_export.h"
 #include "quantsim/npy_writer.h"
 #include "quantsim/prepared_model.h"
@@ -53,14 +54,18 @@ struct QuantizedPipeline {
   std::vector<QuantizedWeight> weights;  // kept only for --export
 };
 
-void quantize_weights(QuantizedPipeline& pipeline, const Config& config) {
+// Round-to-nearest (SPEC section 5) or GPFQ; the weights are kept in the pipeline only for --export.
+void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const ModelFile& file) {
   PreparedModel& model = pipeline.model;
-  const WeightQuantOptions options = weight_quant_options(config);
-  for (const Layer& layer : model.layers()) {
-    QuantizedWeight quantized = quantize_layer_weight(layer, options);
-    model.set_layer_weight(layer.index, quantized.weight);
-    if (!config.export_path.empty()) pipeline.weights.push_back(std::move(quantized));
+  std::vector<QuantizedWeight> weights;
+  if (config.weight_method == WeightMethod::kGpfq) {
+    weights = gpfq_quantized_weights(config, file, model.device());
+  } else {
+    const WeightQuantOptions options = weight_quant_options(config);
+    for (const Layer& layer : model.layers()) weights.push_back(quantize_layer_weight(layer, options));
   }
+  for (const Layer& layer : model.layers()) model.set_layer_weight(layer.index, weights.at(layer.index).weight);
+  if (!config.export_path.empty()) pipeline.weights = std::move(weights);
 }
 
 // Static ranges: the statistics file of this model and --act-sites mode, checked against the model's sites.
@@ -85,7 +90,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   pipeline->model.to(torch::Device(device));
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
-  quantize_weights(*pipeline, config);
+  quantize_weights(*pipeline, config, model);
   const double weights_s = seconds_since(weights_start);
   const bool dynamic = config.stats_mode == StatsMode::kNo;
   if (!dynamic) pipeline->statistics = load_checked_statistics(config, model, pipeline->model, probe);

@@ -135,6 +135,7 @@ std::string method_label(const nlohmann::json& record) {
   for (const auto& [key, flag] : kMethodFlags) {
     if (config.value(key, false)) flags.push_back(flag);
   }
+  if (config.value("weight_method", "rtn") == "gpfq") flags.insert(flags.begin(), "--weight-method gpfq");
   const bool activations_quantized = config.value("qtype", "f32") != "f32";
   if (activations_quantized) {  // the clipping reads best right after -pcq_a, else last
     const auto after = std::find(flags.begin(), flags.end(), "-pcq_a");

@@ -36,6 +36,23 @@ int64_t groups_of(const Node* node) {
   return groups && groups->isInt() ? groups->toInt() : 1;
 }
 
+// A constant integer-list argument of a conv node (stride, padding, dilation), or empty.
+std::vector<int64_t> int_list_argument(const Node* node, const char* name) {
+  if (!node->schema().argumentIndexWithName(name)) return {};
+  auto value = node->get(c10::Symbol::attr(name));
+  return value && value->isIntList() ? value->toIntVector() : std::vector<int64_t>{};
+}
+
+void fill_conv_geometry(const Node* node, Layer& layer) {
+  if (!is_conv_node(node)) return;
+  layer.stride = int_list_argument(node, "stride");
+  layer.padding = int_list_argument(node, "padding");
+  layer.dilation = int_list_argument(node, "dilation");
+  if (!node->schema().argumentIndexWithName("transposed")) return;  // only aten::_convolution has one
+  auto transposed = node->get(c10::Symbol::attr("transposed"));
+  layer.transposed = transposed && transposed->isBool() && transposed->toBool();
+}
+
 // Names every layer by module path, disambiguating paths that several layers share.
 std::vector<std::string> layer_names(const std::vector<Node*>& nodes, const OpIndexNamer& namer,
                                      const std::unordered_map<const Node*, std::string>& layer_paths) {
@@ -94,6 +111,7 @@ std::vector<LayerNode> find_layers(torch::jit::Graph& graph, const OpIndexNamer&
     layer.first = i == 0;
     layer.last = i + 1 == nodes.size();
     layer.groups = groups_of(nodes[i]);
+    fill_conv_geometry(nodes[i], layer);
     at::Tensor weight = constant_tensor(nodes[i]->input(1));
     if (!weight.defined()) {
       throw UserError(fmt::format("model {}: the weight of layer '{}' is not a constant after freezing",

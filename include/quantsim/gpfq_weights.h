@@ -1,0 +1,31 @@
+#pragma once
+// --weight-method gpfq for a whole network: GPFQ (gpfq.h) layer by layer in execution order, each layer learning
+// from its inputs in the FP32 network (X) and in the network whose earlier layers already hold their GPFQ weights
+// (X~), on --gpfq-samples calibration images. Definition and choices: docs/QUANTIZATION.md, section GPFQ.
+#include <c10/core/Device.h>
+
+#include <vector>
+
+#include "quantsim/config.h"
+#include "quantsim/run_inputs.h"
+#include "quantsim/weight_quantization.h"
+
+namespace quantsim {
+
+// Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
+struct GpfqFlagsGiven {
+  bool scale = false;
+  bool patch_prob = false;
+  bool samples = false;
+};
+
+// Throws UserError (one line, naming the flag) for an out-of-range GPFQ setting, a GPFQ flag without
+// --weight-method gpfq, or a combination GPFQ does not define: float weights (-qw f32), -baw, --clip-weights.
+void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given = {});
+
+// The quantized weight of every layer of `model` (index = Layer::index; layers left float at 0 bits keep their
+// original weight), computed on `device`.
+std::vector<QuantizedWeight> gpfq_quantized_weights(const Config& config, const ModelFile& model,
+                                                    const c10::Device& device);
+
+}  // namespace quantsim
