@@ -90,6 +90,9 @@ cxxopts::Options make_options() {
     ("save-logits", "write the logits of the evaluated images to FILE.npy", cxxopts::value<std::string>())
     ("shard", "evaluate only shard K of N of the selected images (i % N == K-1); see quant-sim merge",
      cxxopts::value<std::string>())
+    ("label", "method name recorded in the results line (report rows use it)", cxxopts::value<std::string>())
+    ("sweep-key", "sweep configuration key recorded in the results line (set by quant-sim sweep)",
+     cxxopts::value<std::string>())
     ("h,help", "print this help")
     ("version", "print the version");
   // clang-format on
@@ -197,6 +200,8 @@ void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
                                  : (std::filesystem::path(c.stats_dir).parent_path() / "results.jsonl").string();
   if (r.count("save-logits")) c.save_logits = expand_user(r["save-logits"].as<std::string>());
   if (r.count("shard")) c.shard = parse_shard("--shard", r["shard"].as<std::string>());
+  if (r.count("label")) c.label = r["label"].as<std::string>();
+  if (r.count("sweep-key")) c.sweep_key = r["sweep-key"].as<std::string>();
 }
 
 }  // namespace

@@ -73,6 +73,8 @@ nlohmann::json config_to_json(const Config& c) {
       {"save_logits", c.save_logits},
       {"max_bad_images", c.max_bad_image_share},
       {"shard", c.shard ? nlohmann::json(shard_name(*c.shard)) : nlohmann::json(nullptr)},
+      {"label", c.label},
+      {"sweep_key", c.sweep_key},
   };
 }
 
