@@ -23,8 +23,8 @@ using Json = nlohmann::ordered_json;
 
 // Flags the sweep derives from the file's own fields; repeating them in a flag list would contradict the file.
 const std::set<std::string> kSweepOwnedFlags = {
-    "model",  "a",  "arch",    "models-dir", "data",        "calib-data", "stats-dir", "results", "label",
-    "sweep-key", "qtype", "qw", "qweight", "shard", "save-logits", "h",      "help",       "version"};
+    "model", "a", "arch", "models-dir", "data", "calib-data", "stats-dir", "results", "label", "sweep-key",
+    "qtype", "qw", "qweight", "shard", "save-logits", "h", "help", "version"};
 
 // Where the file's entries are resolved and named in messages.
 struct FileContext {
@@ -302,12 +302,16 @@ struct ModelRuns {
     const std::string what = fmt::format("method {} at {}", method.name, precision);
     run.evaluation = parse(args, what);
     if (run.evaluation.stats_mode == StatsMode::kCollect) ctx.fail(what, "-sm collect is the sweep's own business");
-    if (run.evaluation.stats_mode == StatsMode::kUse) {
-      std::vector<std::string> collect = base_args();
-      collect.insert(collect.end(), {"--act-sites", act_sites_name(run.evaluation.act_sites), "-sm", "collect"});
-      run.collect = parse(collect, "the statistics collection");
-    }
+    if (run.evaluation.stats_mode == StatsMode::kUse) run.collect = collect(run.evaluation.act_sites);
     return run;
+  }
+
+  // The statistics of this model entry for one --act-sites mode: the common and model flags only, so that every
+  // method shares them.
+  Config collect(ActSites act_sites) const {
+    std::vector<std::string> args = base_args();
+    args.insert(args.end(), {"--act-sites", act_sites_name(act_sites), "-sm", "collect"});
+    return parse(args, "the statistics collection");
   }
 };
 
@@ -338,7 +342,8 @@ SweepPlan sweep_plan_from_json(const Json& file, const std::string& base_dir, co
     // Statistics depend on the model entry and the common flags (-b, -cs, calibration data): each such combination
     // gets a folder of its own, so that editing them collects afresh instead of using stale ranges.
     const Json collect_identity = {{"model", model.raw}, {"common", common}};
-    const std::string model_stats = (fs::path(stats_dir) / (model.name + "-" + short_hash(collect_identity, 8))).string();
+    const std::string model_stats =
+        (fs::path(stats_dir) / (model.name + "-" + short_hash(collect_identity, 8))).string();
     const ModelRuns runs{ctx, model, common, model_stats, plan.results};
     if (fp32) plan.runs.push_back(runs.fp32());
     for (const Cell& cell : cells) plan.runs.push_back(runs.quantized(cell));

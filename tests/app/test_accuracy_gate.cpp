@@ -112,7 +112,8 @@ class GateCommand : public ::testing::Test {
 
   void write_results(const std::string& name, double aciq_top1) const {
     std::ofstream out(path(name));
-    out << result("net", "FP32", "fp32", 76.0).dump() << "\n" << result("net", "W4A4", "aciq", aciq_top1).dump() << "\n";
+    out << result("net", "FP32", "fp32", 76.0).dump() << "\n"
+        << result("net", "W4A4", "aciq", aciq_top1).dump() << "\n";
   }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   CommandResult gate(const std::string& results) const {
