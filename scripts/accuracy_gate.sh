@@ -3,7 +3,7 @@
 # default ../shared/data) and fails, with one line per entry (baseline, measured, change, tolerance), when top-1 of
 # any entry of ci/accuracy_baseline.json dropped by more than its tolerance. The comparison is `quant-sim gate`.
 #
-#   scripts/accuracy_gate.sh                       sweep (about a minute on 2 cores) + compare
+#   scripts/accuracy_gate.sh                       sweep (about 80 s on 2 cores) + compare
 #   scripts/accuracy_gate.sh --results R.jsonl     compare an existing results file only
 #   scripts/accuracy_gate.sh --update              sweep, then rewrite the baseline (known tolerances are kept)
 #   options: --baseline FILE; environment: QUANT_SIM (the binary, default build/quant-sim), QUANTSIM_DATA

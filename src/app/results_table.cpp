@@ -132,7 +132,9 @@ std::string method_label(const nlohmann::json& record) {
   if (is_fp32(record)) return "FP32";
   const nlohmann::json config = record.value("config", nlohmann::json::object());
   const bool dynamic = config.value("qtype", "f32") != "f32" && record.value("mode", "") == "dynamic";
-  const std::string named = config.value("label", "");
+  const auto label_field = config.find("label");  // absent in older lines
+  const std::string named =
+      label_field != config.end() && label_field->is_string() ? label_field->get<std::string>() : "";
   if (!named.empty()) return record.value("precision", "?") + " " + named + (dynamic ? " [dynamic]" : "");
   std::vector<std::string> flags;
   for (const auto& [key, flag] : kMethodFlags) {
