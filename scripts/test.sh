@@ -13,3 +13,10 @@ else
 fi
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 1500
+cd ..
+# The accuracy regression gate (ci/accuracy_baseline.json) needs the real models and images.
+if [ -d "$QUANTSIM_DATA" ]; then
+  bash scripts/accuracy_gate.sh
+else
+  echo "test: $QUANTSIM_DATA not found: accuracy gate skipped"
+fi

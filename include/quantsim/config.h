@@ -91,6 +91,11 @@ struct Config {
 
   // Sharding (issue 5): unset evaluates every selected image.
   std::optional<Shard> shard;             // --shard K/N
+
+  // Experiment bookkeeping (issue 5), recorded in the results line: a method name for reports, and the sweep
+  // configuration a run belongs to (set by `quant-sim sweep`, which skips configurations whose key is recorded).
+  std::string label;                      // --label NAME
+  std::string sweep_key;                  // --sweep-key KEY
 };
 
 }  // namespace quantsim

@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "quantsim/cli.h"
+#include "quantsim/gate_command.h"
 #include "quantsim/merge_command.h"
 #include "quantsim/report_command.h"
 #include "quantsim/runs.h"
+#include "quantsim/sweep_command.h"
 
 namespace quantsim {
 
@@ -16,6 +18,8 @@ int run_app(int argc, char** argv) {
   // Subcommands are a first word that no flag of the main job can be.
   if (!args.empty() && args.front() == "merge") return run_merge_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "report") return run_report_command({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "sweep") return run_sweep_command({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "gate") return run_gate_command({args.begin() + 1, args.end()});
   const ParsedCommandLine parsed = parse_command_line(args);
   if (parsed.help) {
     std::fputs(parsed.help_text.c_str(), stdout);

@@ -98,6 +98,9 @@ cxxopts::Options make_options() {
      cxxopts::value<std::string>())
     ("export", "save the quantized model: PATH (TorchScript) and <stem>.qweights.bin/.json; prints a size report",
      cxxopts::value<std::string>())
+    ("label", "method name recorded in the results line (report rows use it)", cxxopts::value<std::string>())
+    ("sweep-key", "sweep configuration key recorded in the results line (set by quant-sim sweep)",
+     cxxopts::value<std::string>())
     ("h,help", "print this help")
     ("version", "print the version");
   // clang-format on
@@ -217,6 +220,8 @@ void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
   if (r.count("save-logits")) c.save_logits = expand_user(r["save-logits"].as<std::string>());
   if (r.count("shard")) c.shard = parse_shard("--shard", r["shard"].as<std::string>());
   if (r.count("export")) c.export_path = expand_user(r["export"].as<std::string>());
+  if (r.count("label")) c.label = r["label"].as<std::string>();
+  if (r.count("sweep-key")) c.sweep_key = r["sweep-key"].as<std::string>();
 }
 
 }  // namespace

@@ -78,6 +78,8 @@ nlohmann::json config_to_json(const Config& c) {
       {"export", c.export_path},
       {"max_bad_images", c.max_bad_image_share},
       {"shard", c.shard ? nlohmann::json(shard_name(*c.shard)) : nlohmann::json(nullptr)},
+      {"label", c.label},
+      {"sweep_key", c.sweep_key},
   };
 }
 

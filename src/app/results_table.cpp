@@ -131,6 +131,11 @@ std::string render_aligned(const ResultsTable& table) {
 std::string method_label(const nlohmann::json& record) {
   if (is_fp32(record)) return "FP32";
   const nlohmann::json config = record.value("config", nlohmann::json::object());
+  const bool dynamic = config.value("qtype", "f32") != "f32" && record.value("mode", "") == "dynamic";
+  const auto label_field = config.find("label");  // absent in older lines
+  const std::string named =
+      label_field != config.end() && label_field->is_string() ? label_field->get<std::string>() : "";
+  if (!named.empty()) return record.value("precision", "?") + " " + named + (dynamic ? " [dynamic]" : "");
   std::vector<std::string> flags;
   for (const auto& [key, flag] : kMethodFlags) {
     if (config.value(key, false)) flags.push_back(flag);
