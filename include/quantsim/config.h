@@ -82,6 +82,7 @@ struct Config {
   uint64_t seed = 0;                      // --seed
   std::string results;                    // --results, default <stats-dir>/../results.jsonl
   std::string save_logits;                // --save-logits FILE.npy
+  std::string layer_report;               // --layer-report FILE.json|FILE.csv (layer_report.h)
 
   // Sharding (issue 5): unset evaluates every selected image.
   std::optional<Shard> shard;             // --shard K/N

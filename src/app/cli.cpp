@@ -11,6 +11,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/layer_report.h"
 #include "quantsim/shard.h"
 
 namespace quantsim {
@@ -88,6 +89,8 @@ cxxopts::Options make_options() {
     ("seed", "seed of the shuffle", cxxopts::value<uint64_t>()->default_value("0"))
     ("results", "results file (default <stats-dir>/../results.jsonl)", cxxopts::value<std::string>())
     ("save-logits", "write the logits of the evaluated images to FILE.npy", cxxopts::value<std::string>())
+    ("layer-report", "write each site's and weight's range, bits and error against FP32 to FILE.json or FILE.csv",
+     cxxopts::value<std::string>())
     ("shard", "evaluate only shard K of N of the selected images (i % N == K-1); see quant-sim merge",
      cxxopts::value<std::string>())
     ("h,help", "print this help")
@@ -197,6 +200,8 @@ void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
                                  : (std::filesystem::path(c.stats_dir).parent_path() / "results.jsonl").string();
   if (r.count("save-logits")) c.save_logits = expand_user(r["save-logits"].as<std::string>());
   if (r.count("shard")) c.shard = parse_shard("--shard", r["shard"].as<std::string>());
+  if (r.count("layer-report")) c.layer_report = expand_user(r["layer-report"].as<std::string>());
+  check_layer_report_option(c);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "quantsim/torchscript_loading.h"
 #include "quantsim/activation_quantizer.h"
 #include "quantsim/errors.h"
+#include "quantsim/layer_report_recorder.h"
 #include "quantsim/npy_writer.h"
 #include "quantsim/prepared_model.h"
 #include "quantsim/results_log.h"
@@ -28,6 +29,7 @@ struct RunnableModel {
   std::string mode;  // "fp32", "static" or "dynamic"
   nlohmann::json times;
   std::shared_ptr<void> keep_alive;
+  std::shared_ptr<LayerReportRecorder> layer_report;  // with --layer-report
 };
 
 // Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
@@ -91,7 +93,11 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   runnable.mode = dynamic ? "dynamic" : "static";
   runnable.times = {{"prepare_s", prepare_s}, {"quantize_weights_s", weights_s}};
   runnable.keep_alive = pipeline;
-  runnable.forward = [pipeline](const at::Tensor& x) {
+  if (!config.layer_report.empty()) {
+    runnable.layer_report = std::make_shared<LayerReportRecorder>(config, model, pipeline->model, *pipeline->quantizer);
+  }
+  runnable.forward = [pipeline, report = runnable.layer_report](const at::Tensor& x) {
+    if (report) return report->forward(x.to(pipeline->model.device()));
     ScopedSiteHandler scope(*pipeline->quantizer);
     return pipeline->model.forward(x.to(pipeline->model.device()));
   };
@@ -139,6 +145,7 @@ int run_evaluation(const Config& config) {
                                            : fp32_model(model, device);
   const int64_t num_classes = count_model_classes(model, runnable.forward, images, spec);
   check_labels_fit(dataset, num_classes);
+  if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image
 
   const std::string what = quantized ? precision_label(config) + " " + runnable.mode + " ranges" : "FP32";
   std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
@@ -155,6 +162,7 @@ int run_evaluation(const Config& config) {
               result.accuracy.top1_percent(), result.accuracy.top5_percent(),
               static_cast<long long>(result.accuracy.images()), result.images_per_second());
   if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);
+  if (runnable.layer_report) write_layer_report(config.layer_report, runnable.layer_report->report());
   append_result(config.results, result_record(config, model, dataset, result, device, runnable, loader.bad_count()));
   return 0;
 }
