@@ -38,11 +38,12 @@ TEST(QuantError, SumsOverBatchesOfDifferentSizesMatchTheDirectComputation) {
   const double signal = x.square().sum().item<double>();
   ASSERT_GT(noise, 0.0);
   EXPECT_EQ(accumulator.count(), x.numel());
-  EXPECT_NEAR(accumulator.signal_energy(), signal, 1e-12 * signal);
-  EXPECT_NEAR(accumulator.noise_energy(), noise, 1e-12 * noise);
-  EXPECT_NEAR(accumulator.mse(), (x - q).square().mean().item<double>(), 1e-12 * accumulator.mse());
+  // float32 squares and sums within a batch: agreement to float rounding.
+  EXPECT_NEAR(accumulator.signal_energy(), signal, 1e-6 * signal);
+  EXPECT_NEAR(accumulator.noise_energy(), noise, 1e-6 * noise);
+  EXPECT_NEAR(accumulator.mse(), (x - q).square().mean().item<double>(), 1e-6 * accumulator.mse());
   ASSERT_TRUE(accumulator.sqnr_db().has_value());
-  EXPECT_NEAR(*accumulator.sqnr_db(), 10.0 * std::log10(signal / noise), 1e-9);
+  EXPECT_NEAR(*accumulator.sqnr_db(), 10.0 * std::log10(signal / noise), 1e-5);
 
   double mean_of_batch_mse = 0.0;  // what the accumulator must not compute
   for (const Pair& p : batches) {
