@@ -40,9 +40,10 @@ class ActivationQuantizer : public SiteHandler {
   };
   const std::vector<SiteState>& states() const { return states_; }
 
- private:
+  // What compute_quant_params is asked for at `site` (public for reports that re-derive clipping values).
   TensorQuantRequest request_for(const Site& site, int bits, bool per_channel) const;
 
+ private:
   const std::vector<Site>& sites_;
   const ActivationQuantOptions options_;
   const bool dynamic_;

@@ -88,6 +88,7 @@ struct Config {
   std::string results;                    // --results, default <stats-dir>/../results.jsonl
   std::string save_logits;                // --save-logits FILE.npy
   std::string export_path;                // --export PATH: save the quantized model (model_export.h)
+  std::string layer_report;               // --layer-report FILE.json|FILE.csv (layer_report.h)
 
   // Sharding (issue 5): unset evaluates every selected image.
   std::optional<Shard> shard;             // --shard K/N

@@ -13,6 +13,7 @@
 #include "quantsim/errors.h"
 #include "quantsim/export_check.h"
 #include "quantsim/gpfq_weights.h"
+#include "quantsim/layer_report.h"
 #include "quantsim/shard.h"
 
 namespace quantsim {
@@ -94,6 +95,8 @@ cxxopts::Options make_options() {
     ("seed", "seed of the shuffle", cxxopts::value<uint64_t>()->default_value("0"))
     ("results", "results file (default <stats-dir>/../results.jsonl)", cxxopts::value<std::string>())
     ("save-logits", "write the logits of the evaluated images to FILE.npy", cxxopts::value<std::string>())
+    ("layer-report", "write each site's and weight's range, bits and error against FP32 to FILE.json or FILE.csv",
+     cxxopts::value<std::string>())
     ("shard", "evaluate only shard K of N of the selected images (i % N == K-1); see quant-sim merge",
      cxxopts::value<std::string>())
     ("export", "save the quantized model: PATH (TorchScript) and <stem>.qweights.bin/.json; prints a size report",
@@ -222,6 +225,8 @@ void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
   if (r.count("export")) c.export_path = expand_user(r["export"].as<std::string>());
   if (r.count("label")) c.label = r["label"].as<std::string>();
   if (r.count("sweep-key")) c.sweep_key = r["sweep-key"].as<std::string>();
+  if (r.count("layer-report")) c.layer_report = expand_user(r["layer-report"].as<std::string>());
+  check_layer_report_option(c);
 }
 
 }  // namespace

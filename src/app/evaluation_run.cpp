@@ -9,6 +9,7 @@
 #include "quantsim/activation_quantizer.h"
 #include "quantsim/errors.h"
 #include "quantsim/gpfq_weights.h"
+#include "quantsim/layer_report_recorder.h"
 #include "quantsim/model_export.h"
 #include "quantsim/npy_writer.h"
 #include "quantsim/prepared_model.h"
@@ -30,6 +31,7 @@ struct RunnableModel {
   std::string mode;  // "fp32", "static" or "dynamic"
   nlohmann::json times;
   std::shared_ptr<void> keep_alive;
+  std::shared_ptr<LayerReportRecorder> layer_report;  // with --layer-report
 };
 
 // Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
@@ -51,10 +53,11 @@ struct QuantizedPipeline {
   PreparedModel model;
   std::unique_ptr<Statistics> statistics;
   std::unique_ptr<ActivationQuantizer> quantizer;
-  std::vector<QuantizedWeight> weights;  // kept only for --export
+  std::vector<QuantizedWeight> weights;  // kept only for --export and --layer-report
 };
 
-// Round-to-nearest (SPEC section 5) or GPFQ; the weights are kept in the pipeline only for --export.
+// Round-to-nearest (SPEC section 5) or GPFQ; the weights are kept in the pipeline only for --export and
+// --layer-report.
 void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const ModelFile& file) {
   PreparedModel& model = pipeline.model;
   std::vector<QuantizedWeight> weights;
@@ -65,7 +68,7 @@ void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const M
     for (const Layer& layer : model.layers()) weights.push_back(quantize_layer_weight(layer, options));
   }
   for (const Layer& layer : model.layers()) model.set_layer_weight(layer.index, weights.at(layer.index).weight);
-  if (!config.export_path.empty()) pipeline.weights = std::move(weights);
+  if (!config.export_path.empty() || !config.layer_report.empty()) pipeline.weights = std::move(weights);
 }
 
 // Static ranges: the statistics file of this model and --act-sites mode, checked against the model's sites.
@@ -106,7 +109,12 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
     runnable.times["export_s"] = seconds_since(export_start);
   }
   runnable.keep_alive = pipeline;
-  runnable.forward = [pipeline](const at::Tensor& x) {
+  if (!config.layer_report.empty()) {
+    runnable.layer_report = std::make_shared<LayerReportRecorder>(config, model, pipeline->model, *pipeline->quantizer,
+                                                                  pipeline->weights);
+  }
+  runnable.forward = [pipeline, report = runnable.layer_report](const at::Tensor& x) {
+    if (report) return report->forward(x.to(pipeline->model.device()));
     ScopedSiteHandler scope(*pipeline->quantizer);
     return pipeline->model.forward(x.to(pipeline->model.device()));
   };
@@ -154,6 +162,7 @@ int run_evaluation(const Config& config) {
                                            : fp32_model(model, device);
   const int64_t num_classes = count_model_classes(model, runnable.forward, images, spec);
   check_labels_fit(dataset, num_classes);
+  if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image
 
   const std::string what = quantized ? precision_label(config) + " " + runnable.mode + " ranges" : "FP32";
   std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
@@ -170,6 +179,7 @@ int run_evaluation(const Config& config) {
               result.accuracy.top1_percent(), result.accuracy.top5_percent(),
               static_cast<long long>(result.accuracy.images()), result.images_per_second());
   if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);
+  if (runnable.layer_report) write_layer_report(config.layer_report, runnable.layer_report->report());
   append_result(config.results, result_record(config, model, dataset, result, device, runnable, loader.bad_count()));
   return 0;
 }

@@ -28,7 +28,7 @@ struct ShardedRun {
 // What identifies a run across its shards. The shard's own K, and the per-process output files, may differ.
 std::string run_key(const ResultLine& line, const std::string& path, const Shard& shard) {
   nlohmann::json config = required_field(line, path, "config");
-  for (const char* per_shard : {"shard", "results", "save_logits"}) config.erase(per_shard);
+  for (const char* per_shard : {"shard", "results", "save_logits", "layer_report"}) config.erase(per_shard);
   const nlohmann::json key = {{"config", config},
                               {"model_sha256", required_field(line, path, "model_sha256")},
                               {"data", required_field(line, path, "data")},
