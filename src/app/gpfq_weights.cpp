@@ -52,6 +52,14 @@ CalibrationBatches load_calibration_batches(const Config& config, const ModelFil
   }
   check_bad_images(loader, config.max_bad_image_share);
   if (batches.images.empty()) throw UserError(fmt::format("{}: no GPFQ calibration image could be decoded", root));
+  // Every image must give each layer the same number of rows (and the one-pass schedule stacks them all).
+  const at::IntArrayRef size = batches.images.front().sizes().slice(1);
+  for (const at::Tensor& images : batches.images) {
+    if (!images.sizes().slice(1).equals(size)) {
+      throw UserError(fmt::format("{}: GPFQ calibration images differ in size ([{}] and [{}]); use --crop", root,
+                                  fmt::join(size, ", "), fmt::join(images.sizes().slice(1), ", ")));
+    }
+  }
   return batches;
 }
 
