@@ -23,9 +23,15 @@ struct GpfqFlagsGiven {
 // --weight-method gpfq, or a combination GPFQ does not define: float weights (-qw f32), -baw, --clip-weights.
 void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given = {});
 
+// How the partly quantized network is run for X~ (see src/app/gpfq_passes.h): kAuto takes one pass over all
+// calibration images at once when its activations are expected to fit in about 3 GiB, else a pass per layer in
+// batches.
+enum class GpfqSchedule { kAuto, kOnePass, kPassPerLayer };
+
 // The quantized weight of every layer of `model` (index = Layer::index; layers left float at 0 bits keep their
 // original weight), computed on `device`.
 std::vector<QuantizedWeight> gpfq_quantized_weights(const Config& config, const ModelFile& model,
-                                                    const c10::Device& device);
+                                                    const c10::Device& device,
+                                                    GpfqSchedule schedule = GpfqSchedule::kAuto);
 
 }  // namespace quantsim

@@ -29,6 +29,11 @@ struct RowSampling {
 std::vector<at::Tensor> capture_layer_inputs(const PreparedModel& model, const std::vector<int64_t>& layer_indices,
                                              const CalibrationBatches& batches, const RowSampling& sampling);
 
+// The sampled rows of `x`, what `layer` reads in a batch of the images `image_indices` (positions in the calibration
+// list): [G, m, n], the same rows capture_layer_inputs gives for these images.
+at::Tensor sampled_batch_rows(const Layer& layer, const at::Tensor& x, const std::vector<int64_t>& image_indices,
+                              const RowSampling& sampling);
+
 // The shape of every layer's input for a batch of one image ([1, C, H, W] or [1, F]), in layer order.
 std::vector<std::vector<int64_t>> layer_input_shapes(const PreparedModel& model, const at::Tensor& image);
 

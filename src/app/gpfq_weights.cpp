@@ -1,14 +1,15 @@
 #include "quantsim/gpfq_weights.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/accumulate.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <map>
 
+#include "gpfq_passes.h"
 #include "quantsim/batch_loader.h"
 #include "quantsim/errors.h"
 #include "quantsim/gpfq_layer.h"
@@ -26,9 +27,11 @@ using Clock = std::chrono::steady_clock;
 
 // Images per forward while capturing layer inputs: bounds the activation memory whatever -b says.
 constexpr int kCaptureBatchSize = 32;
-// FP32 layer inputs are captured for as many upcoming layers at once as fit in this many bytes (one forward pass
-// serves them all); the partly quantized network needs one (partial) pass per layer anyway.
-constexpr double kReferenceInputBytes = 1024.0 * 1024.0 * 1024.0;
+// The one-pass schedule runs when a forward of all calibration images at once is expected to keep at most this many
+// bytes of activations alive, estimated as kLiveTensors times the largest layer input (measured: mobilenet_v2_q
+// with 128 images at 224 x 224, estimate 2.5 GB, whole run 2.8 GB resident).
+constexpr double kOnePassBytes = 3.0 * 1024.0 * 1024.0 * 1024.0;
+constexpr double kLiveTensors = 4.0;
 
 int layer_bits(const Config& config, const Layer& layer) {
   return effective_bits(config.weight_bits, config.first_last_bits, layer.first || layer.last);
@@ -49,6 +52,14 @@ CalibrationBatches load_calibration_batches(const Config& config, const ModelFil
   }
   check_bad_images(loader, config.max_bad_image_share);
   if (batches.images.empty()) throw UserError(fmt::format("{}: no GPFQ calibration image could be decoded", root));
+  // Every image must give each layer the same number of rows (and the one-pass schedule stacks them all).
+  const at::IntArrayRef size = batches.images.front().sizes().slice(1);
+  for (const at::Tensor& images : batches.images) {
+    if (!images.sizes().slice(1).equals(size)) {
+      throw UserError(fmt::format("{}: GPFQ calibration images differ in size ([{}] and [{}]); use --crop", root,
+                                  fmt::join(size, ", "), fmt::join(images.sizes().slice(1), ", ")));
+    }
+  }
   return batches;
 }
 
@@ -67,40 +78,6 @@ double expected_sample_bytes(const Layer& layer, const std::vector<int64_t>& inp
   return static_cast<double>(images * rows_per_image(layer, input_shape)) * probability * inputs_per_row *
          sizeof(float);
 }
-
-// The FP32 network's sampled layer inputs, captured ahead in chunks of consecutive layers within a memory budget.
-class ReferenceInputs {
- public:
-  ReferenceInputs(const PreparedModel& model, const CalibrationBatches& batches, const RowSampling& sampling,
-                  std::vector<int64_t> layers, std::vector<double> bytes)
-      : model_(model), batches_(batches), sampling_(sampling), layers_(std::move(layers)), bytes_(std::move(bytes)) {}
-
-  at::Tensor take(int64_t layer) {
-    if (cached_.count(layer) == 0) capture_from(layer);
-    return cached_.extract(layer).mapped();
-  }
-
- private:
-  void capture_from(int64_t layer) {
-    const auto first = static_cast<size_t>(std::find(layers_.begin(), layers_.end(), layer) - layers_.begin());
-    std::vector<int64_t> chunk;
-    double total = 0.0;
-    for (size_t i = first; i < layers_.size(); ++i) {
-      if (!chunk.empty() && total + bytes_[i] > kReferenceInputBytes) break;
-      chunk.push_back(layers_[i]);
-      total += bytes_[i];
-    }
-    std::vector<at::Tensor> rows = capture_layer_inputs(model_, chunk, batches_, sampling_);
-    for (size_t i = 0; i < chunk.size(); ++i) cached_[chunk[i]] = std::move(rows[i]);
-  }
-
-  const PreparedModel& model_;
-  const CalibrationBatches& batches_;
-  const RowSampling sampling_;
-  const std::vector<int64_t> layers_;  // the layers GPFQ quantizes, in order
-  const std::vector<double> bytes_;    // their expected input sizes
-  std::map<int64_t, at::Tensor> cached_;
-};
 
 GpfqLayerOptions layer_options(const Config& config, int bits) {
   GpfqLayerOptions options;
@@ -149,7 +126,7 @@ void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given) {
 }
 
 std::vector<QuantizedWeight> gpfq_quantized_weights(const Config& config, const ModelFile& model,
-                                                    const c10::Device& device) {
+                                                    const c10::Device& device, GpfqSchedule schedule) {
   check_gpfq_config(config);
   const auto start = Clock::now();
   const CalibrationBatches batches = load_calibration_batches(config, model);
@@ -159,39 +136,40 @@ std::vector<QuantizedWeight> gpfq_quantized_weights(const Config& config, const 
 
   const std::vector<Layer>& layers = reference.layers();
   const auto shapes = layer_input_shapes(reference, batches.images.front().narrow(0, 0, 1));
+  std::vector<QuantizedWeight> weights(layers.size());
+  std::vector<GpfqLayerOptions> options(layers.size());
   std::vector<int64_t> quantized_layers;
   std::vector<double> bytes;
+  double activation_bytes = 0.0;
   for (const Layer& layer : layers) {
-    if (layer_bits(config, layer) == 0) continue;
-    check_layer_samplable(layer);
-    quantized_layers.push_back(layer.index);
-    bytes.push_back(expected_sample_bytes(layer, shapes[static_cast<size_t>(layer.index)], batches.image_count(),
-                                          config.gpfq_patch_prob));
-  }
-  ReferenceInputs reference_inputs(reference, batches, sampling, quantized_layers, bytes);
-
-  std::vector<QuantizedWeight> weights(layers.size());
-  ProgressBar progress("gpfq layers", static_cast<int64_t>(quantized_layers.size()), config.progress);
-  bool network_changed = false;  // until a layer changes, the partly quantized network's inputs are the FP32 ones
-  for (const Layer& layer : layers) {
-    const int bits = layer_bits(config, layer);
-    if (bits == 0) {
-      weights[static_cast<size_t>(layer.index)].weight = layer.original_weight;
+    const auto i = static_cast<size_t>(layer.index);
+    activation_bytes = std::max(activation_bytes, kLiveTensors * sizeof(float) *
+                                                      static_cast<double>(c10::multiply_integers(shapes[i]) *
+                                                                          batches.image_count()));
+    options[i] = layer_options(config, layer_bits(config, layer));
+    if (options[i].bits == 0) {
+      weights[i].weight = layer.original_weight;
       continue;
     }
-    const at::Tensor x = reference_inputs.take(layer.index);
-    const at::Tensor x_tilde =
-        network_changed ? capture_layer_inputs(partial, {layer.index}, batches, sampling).front() : x;
-    QuantizedWeight& weight = weights[static_cast<size_t>(layer.index)];
-    weight = gpfq_layer_weight(layer, x, x_tilde, layer_options(config, bits));
-    partial.set_layer_weight(layer.index, weight.weight);
-    network_changed = true;
-    progress.advance(1);
+    check_layer_samplable(layer);
+    quantized_layers.push_back(layer.index);
+    bytes.push_back(expected_sample_bytes(layer, shapes[i], batches.image_count(), config.gpfq_patch_prob));
+  }
+  gpfq::ReferenceInputs reference_inputs(reference, batches, sampling, quantized_layers, bytes);
+  ProgressBar progress("gpfq layers", static_cast<int64_t>(quantized_layers.size()), config.progress);
+  gpfq::GpfqRun run{batches, sampling, reference_inputs, partial, quantized_layers, options, weights, progress};
+  const bool one_pass = schedule == GpfqSchedule::kOnePass ||
+                        (schedule == GpfqSchedule::kAuto && activation_bytes <= kOnePassBytes);
+  if (one_pass) {
+    gpfq::quantize_in_one_pass(run);
+  } else {
+    gpfq::quantize_with_a_pass_per_layer(run);
   }
   progress.finish();
   std::fprintf(stderr, "quant-sim: GPFQ weights of %zu layers from %lld calibration images (conv patches kept with "
-               "probability %g) in %.1f s\n", quantized_layers.size(),
-               static_cast<long long>(batches.image_count()), config.gpfq_patch_prob, seconds_since(start));
+               "probability %g, %s) in %.1f s\n", quantized_layers.size(),
+               static_cast<long long>(batches.image_count()), config.gpfq_patch_prob,
+               one_pass ? "one pass" : "a pass per layer", seconds_since(start));
   return weights;
 }
 

@@ -29,6 +29,27 @@ std::vector<int64_t> input_site_of_layers(const PreparedModel& model) {
   return site_of;
 }
 
+double row_probability(const Layer& layer, const RowSampling& sampling) {
+  return layer.kind == LayerKind::kLinear ? 1.0 : sampling.patch_probability;
+}
+
+std::vector<int64_t> kept_image_rows(const Layer& layer, int64_t per_image, int64_t image_index,
+                                     const RowSampling& sampling) {
+  return sampled_image_rows(per_image, row_probability(layer, sampling), sampling.seed, layer.index, image_index);
+}
+
+// Indices into a batch's N * per_image rows: image by image, each image's kept rows in increasing order.
+std::vector<int64_t> batch_row_indices(const Layer& layer, int64_t per_image, const std::vector<int64_t>& images,
+                                       const RowSampling& sampling) {
+  std::vector<int64_t> rows;
+  for (size_t position = 0; position < images.size(); ++position) {
+    for (int64_t row : kept_image_rows(layer, per_image, images[position], sampling)) {
+      rows.push_back(static_cast<int64_t>(position) * per_image + row);
+    }
+  }
+  return rows;
+}
+
 class LayerInputRecorder : public SiteHandler {
  public:
   LayerInputRecorder(const PreparedModel& model, const std::vector<int64_t>& layer_indices,
@@ -75,22 +96,15 @@ class LayerInputRecorder : public SiteHandler {
     int64_t filled = 0;
   };
 
-  double probability(const Layer& layer) const {
-    return layer.kind == LayerKind::kLinear ? 1.0 : sampling_.patch_probability;
-  }
-
-  std::vector<int64_t> kept_rows(const Slot& slot, int64_t image_index) const {
-    return sampled_image_rows(slot.rows_per_image, probability(*slot.layer), sampling_.seed, slot.layer->index,
-                              image_index);
-  }
-
   // Sizes the buffer for every calibration image at once (the choice of rows is known in advance), so that the
   // samples are written in place rather than concatenated at twice the memory.
   void allocate(Slot& slot, const at::Tensor& x) {
     slot.rows_per_image = rows_per_image(*slot.layer, x.sizes());
     int64_t total = 0;
     for (const auto& batch : batches_.image_indices) {
-      for (int64_t image : batch) total += static_cast<int64_t>(kept_rows(slot, image).size());
+      for (int64_t image : batch) {
+        total += static_cast<int64_t>(kept_image_rows(*slot.layer, slot.rows_per_image, image, sampling_).size());
+      }
     }
     const at::Tensor one_row = layer_input_rows(*slot.layer, x, at::zeros({1}, at::kLong));
     slot.buffer = at::empty({one_row.size(0), total, one_row.size(2)}, one_row.options());
@@ -98,13 +112,8 @@ class LayerInputRecorder : public SiteHandler {
 
   void record(Slot& slot, const at::Tensor& x) {
     if (slot.rows_per_image < 0) allocate(slot, x);
-    std::vector<int64_t> rows;
-    const std::vector<int64_t>& images = batches_.image_indices.at(batch_);
-    for (size_t position = 0; position < images.size(); ++position) {
-      for (int64_t row : kept_rows(slot, images[position])) {
-        rows.push_back(static_cast<int64_t>(position) * slot.rows_per_image + row);
-      }
-    }
+    const std::vector<int64_t> rows =
+        batch_row_indices(*slot.layer, slot.rows_per_image, batches_.image_indices.at(batch_), sampling_);
     if (rows.empty()) return;
     const at::Tensor indices = at::tensor(rows, at::kLong);
     slot.buffer.narrow(1, slot.filled, indices.size(0)).copy_(layer_input_rows(*slot.layer, x, indices));
@@ -154,6 +163,13 @@ std::vector<at::Tensor> capture_layer_inputs(const PreparedModel& model, const s
     }
   }
   return recorder.take();
+}
+
+at::Tensor sampled_batch_rows(const Layer& layer, const at::Tensor& x, const std::vector<int64_t>& image_indices,
+                              const RowSampling& sampling) {
+  const std::vector<int64_t> rows =
+      batch_row_indices(layer, rows_per_image(layer, x.sizes()), image_indices, sampling);
+  return layer_input_rows(layer, x, at::tensor(rows, at::kLong));
 }
 
 std::vector<std::vector<int64_t>> layer_input_shapes(const PreparedModel& model, const at::Tensor& image) {

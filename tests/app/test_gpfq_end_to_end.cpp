@@ -8,6 +8,7 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "quantsim/atomic_file.h"
 #include "support/cli_runner.h"
@@ -81,6 +82,22 @@ TEST_F(GpfqRun, CombinationGpfqDoesNotDefineIsAOneLineError) {
   const CommandResult r = run_quant_sim(gpfq_args("-qw int4 -pcq_w -baw"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("quant-sim: error: flags -baw and --weight-method gpfq"), std::string::npos) << r.output;
+}
+
+TEST_F(GpfqRun, CalibrationImagesOfDifferentSizesAreRefused) {
+  // 32 images of 16 x 16 (classes c0-c7) fill the first capture batch, 8 of 24 x 24 (c8, c9) the second.
+  make_image_folder(dir_ + "/calib", {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}, 4);
+  for (const char* name : {"c8", "c9"}) {
+    for (int k = 0; k < 4; ++k) {
+      const std::string path = dir_ + "/calib/" + name + "/" + std::to_string(k) + ".png";
+      cv::imwrite(path, cv::Mat(24, 24, CV_8UC3, cv::Scalar(10 * k, 20, 30)));
+    }
+  }
+  const CommandResult r = run_quant_sim(args("-qw int4 --weight-method gpfq --gpfq-samples 40 --calib-data " + dir_ +
+                                             "/calib"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("quant-sim: error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("differ in size"), std::string::npos) << r.output;
 }
 
 }  // namespace
