@@ -34,6 +34,10 @@ struct QuantizedWeight {
 // The statistics of a weight per tensor and per output channel (axis 0), as the collect pass would record them.
 ChannelwiseStats weight_statistics(const at::Tensor& weight);
 
+// The request round-to-nearest makes for a weight at `bits`: signed, one "batch" whose global and batch-mean
+// extremes coincide.
+TensorQuantRequest weight_quant_request(int bits, const WeightQuantOptions& options);
+
 QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptions& options);
 
 }  // namespace quantsim

@@ -80,10 +80,7 @@ int write_baseline(const std::string& baseline_path, const std::string& results_
 int run_gate_command(const std::vector<std::string>& args) {
   cxxopts::Options options = gate_options();
   const cxxopts::ParseResult r = parse_subcommand_args(options, "results", args);
-  if (r.count("help")) {
-    std::fputs(options.help().c_str(), stdout);
-    return 0;
-  }
+  if (printed_help(options, r)) return 0;
   if (r.count("baseline") == 0) throw UserError("quant-sim gate: missing --baseline FILE (see quant-sim gate --help)");
   const std::string results_path = expand_user(r["results"].as<std::string>());
   const std::string baseline_path = expand_user(r["baseline"].as<std::string>());

@@ -25,23 +25,9 @@ PreparedModel load_reference(const PreparedModel& quantized) {
   return reference;
 }
 
-// A weight's error against its FP32 values; its local error is the same (nothing upstream changes a weight).
-LayerReportEntry entry_with_error(LayerReportEntry entry, const Layer& layer, const at::Tensor& used);
-
-// The request quantize_layer_weight makes: signed, one "batch" whose global and batch-mean extremes coincide.
-TensorQuantRequest weight_request(const WeightQuantOptions& options, const QuantParams& params) {
-  TensorQuantRequest request;
-  request.bits = params.bits;
-  request.per_channel = params.per_channel;
-  request.signedness = Signedness::kSigned;
-  request.clipping = options.clipping.value_or(Clipping{});
-  request.bit_allocation = options.bit_allocation;
-  request.stats_kind = StatsKind::kMax;
-  return request;
-}
-
 // The ranges and bits are those the run's weight quantizer used (`quantized`); the error is measured on the weight
-// the model really computes with (`used`). Clipping (alpha) exists only for round-to-nearest with --clip-weights.
+// the model really computes with (`used`), against FP32 (its local error is the same: nothing upstream changes a
+// weight). Clipping (alpha) exists only for round-to-nearest with --clip-weights.
 LayerReportEntry weight_entry(const Layer& layer, const QuantizedWeight& quantized, const at::Tensor& used,
                               const WeightQuantOptions& options, bool round_to_nearest) {
   LayerReportEntry entry;
@@ -52,15 +38,11 @@ LayerReportEntry weight_entry(const Layer& layer, const QuantizedWeight& quantiz
   entry.bits = quantized.bits;
   if (quantized.bits != 0) {
     entry.params = summarize_quant_params(quantized.params);
-    if (!round_to_nearest) return entry_with_error(std::move(entry), layer, used);
-    const at::Tensor original = layer.original_weight.to(at::kFloat);
-    summarize_clipping(*entry.params, weight_request(options, quantized.params), quantized.params,
-                       weight_statistics(original), nullptr);
+    if (round_to_nearest) {
+      summarize_clipping(*entry.params, weight_quant_request(quantized.params.bits, options), quantized.params,
+                         weight_statistics(layer.original_weight), nullptr);
+    }
   }
-  return entry_with_error(std::move(entry), layer, used);
-}
-
-LayerReportEntry entry_with_error(LayerReportEntry entry, const Layer& layer, const at::Tensor& used) {
   QuantErrorAccumulator error;
   error.add(layer.original_weight, used);
   entry.error = figures(error);

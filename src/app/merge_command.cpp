@@ -148,10 +148,7 @@ int run_merge_command(const std::vector<std::string>& args) {
       "out", "file to append the merged lines to (default: RESULTS.jsonl)", cxxopts::value<std::string>())(
       "h,help", "print this help");
   const cxxopts::ParseResult r = parse_subcommand_args(options, "results", args);
-  if (r.count("help")) {
-    std::fputs(options.help().c_str(), stdout);
-    return 0;
-  }
+  if (printed_help(options, r)) return 0;
   const std::string path = expand_user(r["results"].as<std::string>());
   const std::string out = r.count("out") ? expand_user(r["out"].as<std::string>()) : path;
   const std::vector<nlohmann::json> merged = merge_sharded_runs(read_results_file(path), path);

@@ -34,10 +34,7 @@ cxxopts::Options report_options() {
 int run_report_command(const std::vector<std::string>& args) {
   cxxopts::Options options = report_options();
   const cxxopts::ParseResult r = parse_subcommand_args(options, "results", args);
-  if (r.count("help")) {
-    std::fputs(options.help().c_str(), stdout);
-    return 0;
-  }
+  if (printed_help(options, r)) return 0;
   const TableFormat format = parse_table_format(r["format"].as<std::string>());
   const std::string path = expand_user(r["results"].as<std::string>());
   const std::string text = render_results_table(build_results_table(read_results_file(path), path), format);

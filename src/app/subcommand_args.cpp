@@ -1,5 +1,7 @@
 #include "quantsim/subcommand_args.h"
 
+#include <cstdio>
+
 #include <fmt/format.h>
 
 #include "quantsim/errors.h"
@@ -27,6 +29,12 @@ cxxopts::ParseResult parse_subcommand_args(cxxopts::Options& options, const std:
     throw UserError(fmt::format("{}: bad command line: {} (see {} --help)", options.program(), e.what(),
                                 options.program()));
   }
+}
+
+bool printed_help(const cxxopts::Options& options, const cxxopts::ParseResult& parsed) {
+  if (parsed.count("help") == 0) return false;
+  std::fputs(options.help().c_str(), stdout);
+  return true;
 }
 
 }  // namespace quantsim

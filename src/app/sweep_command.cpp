@@ -55,10 +55,7 @@ int list_sweep(const SweepPlan& plan) {
 int run_sweep_command(const std::vector<std::string>& args) {
   cxxopts::Options options = sweep_options();
   const cxxopts::ParseResult r = parse_subcommand_args(options, "sweep", args);
-  if (r.count("help")) {
-    std::fputs(options.help().c_str(), stdout);
-    return 0;
-  }
+  if (printed_help(options, r)) return 0;
   SweepOutputs outputs;
   if (r.count("results")) outputs.results = expand_user(r["results"].as<std::string>());
   if (r.count("stats-dir")) outputs.stats_dir = expand_user(r["stats-dir"].as<std::string>());

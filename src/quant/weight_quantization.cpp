@@ -34,6 +34,17 @@ ChannelwiseStats weight_statistics(const at::Tensor& weight) {
   return dynamic_batch_stats(weight.to(at::kFloat).unsqueeze(0));
 }
 
+TensorQuantRequest weight_quant_request(int bits, const WeightQuantOptions& options) {
+  TensorQuantRequest request;
+  request.bits = bits;
+  request.per_channel = options.per_channel;
+  request.signedness = Signedness::kSigned;
+  request.clipping = options.clipping.value_or(Clipping{});
+  request.bit_allocation = options.bit_allocation;
+  request.stats_kind = StatsKind::kMax;  // one "batch": global and batch-mean extremes coincide
+  return request;
+}
+
 QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptions& options) {
   QuantizedWeight result;
   result.bits = effective_bits(options.bits, options.first_last_bits, layer.first || layer.last);
@@ -41,13 +52,7 @@ QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptio
     result.weight = layer.original_weight;
     return result;
   }
-  TensorQuantRequest request;
-  request.bits = result.bits;
-  request.per_channel = options.per_channel;
-  request.signedness = Signedness::kSigned;
-  request.clipping = options.clipping.value_or(Clipping{});
-  request.bit_allocation = options.bit_allocation;
-  request.stats_kind = StatsKind::kMax;  // one "batch": global and batch-mean extremes coincide
+  const TensorQuantRequest request = weight_quant_request(result.bits, options);
   const at::Tensor original = layer.original_weight.to(at::kFloat).contiguous();
   result.params = compute_quant_params(request, weight_statistics(original), nullptr);
   QuantParamTensors tensors;
