@@ -4,7 +4,8 @@
 // One JSON file per model and activation-site mode, at <stats-dir>/<arch>/<act-sites>.json, so that collecting
 // `--act-sites outputs` never overwrites `--act-sites inputs`. Files are written atomically (temp file + rename):
 // an interrupted run leaves the previous statistics intact. Doubles round-trip exactly (shortest representation
-// that parses back to the same double; non-finite values are written as the strings "nan", "inf", "-inf").
+// that parses back to the same double; non-finite values are written as the strings "nan", "inf", "-inf", so that a
+// collect that met them leaves a file that shows them; loading refuses them).
 //
 //   collect: Statistics stats{metadata, sites};
 //            save_statistics(stats, statistics_path(cfg.stats_dir, cfg.arch, cfg.act_sites));
@@ -51,10 +52,20 @@ struct SiteStatistics {
 struct Statistics {
   StatisticsMetadata metadata;
   std::vector<SiteStatistics> sites;  // in the order the sites were observed
+  // The file they were read from, so that errors raised later from their values (clipping, bit allocation, ranges)
+  // can name it; empty for statistics made in memory. Not written to the file.
+  std::string source;
 
   // Throws UserError when no site has this name.
   const SiteStatistics& site(const std::string& name) const;
 };
+
+// Bounds a statistics file must respect before anything sized from it is allocated: a site's shape has 1 to
+// kMaxSiteDims dimensions, each at least 1, at most kMaxSiteChannels channels (shape[0]) and at most
+// kMaxSiteElements values per image.
+constexpr size_t kMaxSiteDims = 8;
+constexpr int64_t kMaxSiteChannels = int64_t{1} << 20;
+constexpr int64_t kMaxSiteElements = int64_t{1} << 40;
 
 // "outputs" / "inputs", as in --act-sites and in file names.
 std::string act_sites_name(ActSites act_sites);
@@ -67,10 +78,14 @@ void save_statistics(const Statistics& statistics, const std::string& path);
 
 // Throws UserError naming the path when the file is missing ("no statistics for <arch> ...; run with -sm collect
 // first"), unreadable, not valid JSON, of another schema version, or inconsistent (e.g. a per-channel list whose
-// length is not the site's channel count).
+// length is not the site's channel count). Every value is validated on load, naming the site and the field of the
+// first bad one: shapes within the bounds above (checked before any allocation sized from them), integer counts,
+// numbers a double can hold, and statistics a real collect can produce: every value finite, min <= max,
+// min_batch_mean <= max_batch_mean, std >= 0 and b >= 0. The result's `source` is `path`.
 Statistics load_statistics(const std::string& path, const std::string& arch);
 
-// The JSON text that save_statistics writes / load_statistics reads; `path` only names the source in errors.
+// The JSON text that save_statistics writes / load_statistics reads (and validates, as load_statistics); `path`
+// names the source in errors and becomes the result's `source`.
 std::string statistics_to_json(const Statistics& statistics);
 Statistics statistics_from_json(const std::string& text, const std::string& path);
 

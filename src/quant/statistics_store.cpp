@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -56,6 +57,135 @@ double number_from_json(const json& value, const std::string& what) {
   throw MalformedStatistics(what + " is not a number");
 }
 
+// A count or size: a JSON integer (not 5e7, not 1.5) within [low, high]. Checked on the JSON value itself, because
+// nlohmann's get<int64_t>() casts floats and wraps integers beyond int64 without a word.
+int64_t bounded_integer(const json& value, int64_t low, int64_t high, const std::string& what) {
+  if (!value.is_number_integer()) {
+    throw MalformedStatistics(fmt::format("{} = {} is not an integer", what, value.dump()));
+  }
+  const bool in_range = value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(high)
+                                                   : value.get<int64_t>() <= high;
+  if (!in_range || value.get<int64_t>() < low) {
+    throw MalformedStatistics(
+        fmt::format("{} = {} is out of range, must be in [{}, {}]", what, value.dump(), low, high));
+  }
+  return value.get<int64_t>();
+}
+
+// What a real collect produces: every value finite, min <= max, min_batch_mean <= max_batch_mean, std >= 0 and
+// b >= 0. Anything else would become a non-finite or inverted quantization range. `field` names a field of this
+// tensor or channel, e.g. "per_channel.std[3]".
+void check_tensor_stats(const TensorStats& stats, const std::function<std::string(const char*)>& field) {
+  for (const StatField& f : kStatFields) {
+    const double value = stats.*f.member;
+    if (!std::isfinite(value)) throw MalformedStatistics(fmt::format("{} is {}, must be finite", field(f.name), value));
+  }
+  const auto require_ordered = [&](const char* low, double low_value, const char* high, double high_value) {
+    if (low_value > high_value) {
+      throw MalformedStatistics(
+          fmt::format("{} = {} is above {} = {}", field(low), low_value, field(high), high_value));
+    }
+  };
+  require_ordered("min", stats.min, "max", stats.max);
+  require_ordered("min_batch_mean", stats.min_batch_mean, "max_batch_mean", stats.max_batch_mean);
+  const auto require_non_negative = [&](const char* name, double value) {
+    if (value < 0.0) throw MalformedStatistics(fmt::format("{} = {} is negative", field(name), value));
+  };
+  require_non_negative("std", stats.std);
+  require_non_negative("b", stats.b);
+}
+
+// nlohmann's DOM builder that also keeps the path to the value being read (sites[3].per_channel.min[17]), so that
+// a number JSON text can hold but a double cannot (1e400, or an integer of 400 digits), which nlohmann refuses
+// while parsing, is reported with its site and field.
+class LocatingParser : public nlohmann::detail::json_sax_dom_parser<json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+
+ public:
+  explicit LocatingParser(json& document) : Base(document, /*allow_exceptions=*/true) {}
+
+  bool null() { return start_value() && Base::null(); }
+  bool boolean(bool value) { return start_value() && Base::boolean(value); }
+  bool number_integer(number_integer_t value) { return start_value() && Base::number_integer(value); }
+  bool number_unsigned(number_unsigned_t value) { return start_value() && Base::number_unsigned(value); }
+  bool number_float(number_float_t value, const string_t& text) {
+    return start_value() && Base::number_float(value, text);
+  }
+  bool binary(binary_t& value) { return start_value() && Base::binary(value); }
+  bool string(string_t& value) {
+    if (path_.size() == 3 && path_[0].key == "sites" && path_[2].key == "name") site_name_ = value;
+    return start_value() && Base::string(value);
+  }
+  bool start_object(std::size_t size) {
+    start_value();
+    if (path_.size() == 2 && path_[0].key == "sites") site_name_.clear();  // a new site begins
+    path_.push_back({});
+    return Base::start_object(size);
+  }
+  bool key(string_t& name) {
+    path_.back().key = name;
+    return Base::key(name);
+  }
+  bool end_object() {
+    path_.pop_back();
+    return Base::end_object();
+  }
+  bool start_array(std::size_t size) {
+    start_value();
+    path_.push_back({/*array=*/true});
+    return Base::start_array(size);
+  }
+  bool end_array() {
+    path_.pop_back();
+    return Base::end_array();
+  }
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& token, const Exception& error) {
+    failure_ = fmt::format("{} = {}", describe_location(), token);
+    return Base::parse_error(position, token, error);
+  }
+
+  // Where the parse failed and the text there, e.g. "site 'conv1' field per_channel.min[17] = 1e400".
+  const std::string& failure() const { return failure_; }
+
+ private:
+  struct Level {
+    bool array = false;
+    size_t started = 0;  // arrays: elements begun so far
+    std::string key;     // objects: the key being read
+  };
+
+  bool start_value() {
+    if (!path_.empty() && path_.back().array) ++path_.back().started;
+    return true;
+  }
+
+  // The value that failed has not begun: an innermost array is at element `started`, outer ones at `started - 1`.
+  std::string describe_location() const {
+    std::string field;
+    size_t first = 0;
+    std::string site;
+    if (path_.size() >= 2 && path_[0].key == "sites") {
+      site = site_name_.empty() ? fmt::format("site {}", path_[1].started - 1) : fmt::format("site '{}'", site_name_);
+      first = 2;
+    }
+    for (size_t i = first; i < path_.size(); ++i) {
+      const bool innermost = i + 1 == path_.size();
+      if (path_[i].array) {
+        field += fmt::format("[{}]", innermost ? path_[i].started : path_[i].started - 1);
+      } else {
+        field += (field.empty() ? "" : ".") + path_[i].key;
+      }
+    }
+    if (field.empty()) field = "(the document)";
+    return site.empty() ? "field " + field : site + " field " + field;
+  }
+
+  std::vector<Level> path_;
+  std::string site_name_;  // of the site being read
+  std::string failure_;
+};
+
 const json& member(const json& object, const char* key, const std::string& where) {
   if (!object.is_object()) throw MalformedStatistics(where + " is not an object");
   const auto found = object.find(key);
@@ -88,7 +218,9 @@ json channel_stats_to_json(const std::vector<TensorStats>& channels) {
   return object;
 }
 
-TensorStats tensor_stats_from_json(const json& object, const std::string& where) {
+// `site` names the site in errors ("site 'conv1'"); the fields are per_tensor.min, per_tensor.max, ...
+TensorStats tensor_stats_from_json(const json& object, const std::string& site) {
+  const std::string where = site + " per_tensor";
   TensorStats stats;
   for (const StatField& field : kStatFields) {
     stats.*field.member = number_from_json(member(object, field.name, where), where + "." + field.name);
@@ -96,17 +228,56 @@ TensorStats tensor_stats_from_json(const json& object, const std::string& where)
   return stats;
 }
 
-std::vector<TensorStats> channel_stats_from_json(const json& object, size_t channels, const std::string& where) {
-  std::vector<TensorStats> stats(channels);
+// Every list is checked to hold `channels` entries before the channels are allocated.
+std::vector<TensorStats> channel_stats_from_json(const json& object, size_t channels, const std::string& site) {
+  const std::string where = site + " per_channel";
   for (const StatField& field : kStatFields) {
-    const std::string what = where + "." + field.name;
     const json& values = member(object, field.name, where);
     if (!values.is_array() || values.size() != channels) {
-      throw MalformedStatistics(fmt::format("{} should list {} channels", what, channels));
+      throw MalformedStatistics(fmt::format("{}.{} should list {} channels (shape[0]), lists {}", where, field.name,
+                                            channels, values.is_array() ? values.size() : 0));
     }
-    for (size_t c = 0; c < channels; ++c) stats[c].*field.member = number_from_json(values[c], what);
+  }
+  std::vector<TensorStats> stats(channels);
+  for (const StatField& field : kStatFields) {
+    const json& values = object.at(field.name);
+    for (size_t c = 0; c < channels; ++c) {
+      stats[c].*field.member = number_from_json(values[c], fmt::format("{}.{}[{}]", where, field.name, c));
+    }
   }
   return stats;
+}
+
+// The values of one site, per tensor then channel by channel (see check_tensor_stats).
+void check_site_values(const SiteStatistics& site) {
+  const std::string where = fmt::format("site '{}'", site.name);
+  check_tensor_stats(site.stats.per_tensor,
+                     [&](const char* name) { return fmt::format("{} per_tensor.{}", where, name); });
+  for (size_t c = 0; c < site.stats.per_channel.size(); ++c) {
+    check_tensor_stats(site.stats.per_channel[c],
+                       [&](const char* name) { return fmt::format("{} per_channel.{}[{}]", where, name, c); });
+  }
+}
+
+// A per-image shape [C, ...] within the bounds of statistics_store.h, so that nothing sized from it is huge.
+std::vector<int64_t> shape_from_json(const json& value, const std::string& site) {
+  const std::string where = site + " shape";
+  if (!value.is_array() || value.empty() || value.size() > kMaxSiteDims) {
+    throw MalformedStatistics(fmt::format("{} is {}, expected [C, ...] with at most {} dimensions", where,
+                                          value.dump(), kMaxSiteDims));
+  }
+  std::vector<int64_t> shape;
+  int64_t elements = 1;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const int64_t limit = i == 0 ? kMaxSiteChannels : kMaxSiteElements;
+    shape.push_back(bounded_integer(value[i], 1, limit, fmt::format("{}[{}]", where, i)));
+    if (shape.back() > kMaxSiteElements / elements) {
+      throw MalformedStatistics(fmt::format("{} {} has more than {} values per image", where, value.dump(),
+                                            kMaxSiteElements));
+    }
+    elements *= shape.back();
+  }
+  return shape;
 }
 
 json metadata_to_json(const StatisticsMetadata& metadata) {
@@ -129,8 +300,9 @@ StatisticsMetadata metadata_from_json(const json& object) {
   metadata.arch = member(object, "arch", where).get<std::string>();
   metadata.act_sites = member(object, "act_sites", where).get<std::string>();
   metadata.calib_data = member(object, "calib_data", where).get<std::string>();
-  metadata.calib_images = member(object, "calib_images", where).get<int64_t>();
-  metadata.batch_size = member(object, "batch_size", where).get<int64_t>();
+  constexpr int64_t kMaxCount = std::numeric_limits<int64_t>::max();
+  metadata.calib_images = bounded_integer(member(object, "calib_images", where), 1, kMaxCount, "metadata.calib_images");
+  metadata.batch_size = bounded_integer(member(object, "batch_size", where), 1, kMaxCount, "metadata.batch_size");
   metadata.tool_version = member(object, "tool_version", where).get<std::string>();
   metadata.created = member(object, "created", where).get<std::string>();
   return metadata;
@@ -147,13 +319,11 @@ SiteStatistics site_from_json(const json& object, size_t index) {
   SiteStatistics site;
   site.name = member(object, "name", fmt::format("site {}", index)).get<std::string>();
   const std::string where = fmt::format("site '{}'", site.name);
-  site.shape = member(object, "shape", where).get<std::vector<int64_t>>();
-  if (site.shape.empty() || site.shape[0] < 0) {
-    throw MalformedStatistics(fmt::format("{} has shape {}, expected [C, ...]", where, site.shape));
-  }
-  site.stats.per_tensor = tensor_stats_from_json(member(object, "per_tensor", where), where + ".per_tensor");
+  site.shape = shape_from_json(member(object, "shape", where), where);
+  site.stats.per_tensor = tensor_stats_from_json(member(object, "per_tensor", where), where);
   site.stats.per_channel = channel_stats_from_json(member(object, "per_channel", where),
-                                                   static_cast<size_t>(site.shape[0]), where + ".per_channel");
+                                                   static_cast<size_t>(site.shape[0]), where);
+  check_site_values(site);
   return site;
 }
 
@@ -214,7 +384,8 @@ const SiteStatistics& Statistics::site(const std::string& name) const {
   for (const SiteStatistics& candidate : sites) {
     if (candidate.name == name) return candidate;
   }
-  throw UserError(fmt::format("statistics of {} have no site '{}'", metadata.arch, name));
+  const std::string file = source.empty() ? "" : source + ": ";
+  throw UserError(fmt::format("{}statistics of {} have no site '{}'", file, metadata.arch, name));
 }
 
 std::string act_sites_name(ActSites act_sites) { return act_sites == ActSites::kInputs ? "inputs" : "outputs"; }
@@ -242,26 +413,42 @@ std::string statistics_to_json(const Statistics& statistics) {
 }
 
 Statistics statistics_from_json(const std::string& text, const std::string& path) {
+  const auto corrupt = [&](const std::string& reason) {
+    return UserError(fmt::format("{}: corrupt statistics file ({}); run with -sm collect to rewrite it", path, reason));
+  };
   json document;
+  LocatingParser parser(document);
   try {
-    document = json::parse(text);
+    json::sax_parse(text, &parser);
   } catch (const json::parse_error& error) {
-    const std::string reason = text.empty() ? "the file is empty" : error.what();
-    throw UserError(fmt::format("{}: corrupt statistics file ({}); run with -sm collect to rewrite it", path, reason));
+    throw corrupt(text.empty() ? "the file is empty" : error.what());
+  } catch (const json::out_of_range&) {  // nlohmann's "number overflow"
+    throw corrupt(parser.failure() + " does not fit a double");
+  } catch (const json::exception& error) {
+    throw corrupt(error.what());
   }
   check_format(document, path);
   try {
-    return parse_statistics(document);
+    Statistics statistics = parse_statistics(document);
+    statistics.source = path;
+    return statistics;
   } catch (const MalformedStatistics& error) {
-    throw UserError(fmt::format("{}: corrupt statistics file ({}); run with -sm collect to rewrite it", path,
-                                error.what()));
+    throw corrupt(error.what());
   } catch (const json::exception& error) {
-    throw UserError(fmt::format("{}: corrupt statistics file ({}); run with -sm collect to rewrite it", path,
-                                error.what()));
+    throw corrupt(error.what());
   }
 }
 
 void save_statistics(const Statistics& statistics, const std::string& path) {
+  // Statistics that loading would refuse are not written: the collect stops here, naming the site, rather than
+  // later when they are used.
+  try {
+    for (const SiteStatistics& site : statistics.sites) check_site_values(site);
+  } catch (const MalformedStatistics& error) {
+    throw UserError(fmt::format("{}: statistics not written: {}; the calibration activations were not finite or not "
+                                "consistent (check the model's weights and --mean/--std)",
+                                path, error.what()));
+  }
   write_file_atomically(path, statistics_to_json(statistics));
 }
 
