@@ -2,6 +2,7 @@
 // The site handler of the use (-sm use, static ranges from a statistics file) and dynamic (-sm no, ranges from each
 // batch itself) passes: fake-quantizes every activation site as SPEC sections 2-4 say.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "quantsim/activation_site.h"
@@ -44,9 +45,16 @@ class ActivationQuantizer : public SiteHandler {
   TensorQuantRequest request_for(const Site& site, int bits, bool per_channel) const;
 
  private:
+  // compute_quant_params for `site`; its UserError (a non-finite range, an unusable statistic) is rethrown naming
+  // the site and the statistics file (or the batch, for dynamic ranges). Dynamic ranges of a batch whose activations
+  // hold NaN or inf are refused first, naming the site.
+  QuantParams site_params(const Site& site, int bits, bool per_channel, const ChannelwiseStats& value,
+                          const ChannelwiseStats* pre) const;
+
   const std::vector<Site>& sites_;
   const ActivationQuantOptions options_;
   const bool dynamic_;
+  const std::string statistics_source_;  // the statistics file, for errors; empty for dynamic ranges
   std::vector<SiteState> states_;
 };
 

@@ -31,6 +31,9 @@ struct TensorQuantRequest {
 
 // `value`: statistics of the tensor that is quantized. `pre_activation`: for unsigned sites, statistics of the
 // tensor entering the ReLU (its mean, sigma and b drive clipping and bit allocation); nullptr for signed ones.
+// Throws UserError when a range comes out non-finite in float32 (lo, hi or the width of the range including 0;
+// naming the channel) or a statistic is unusable for clipping or bit allocation. The message does not know the
+// tensor: callers add the site or layer (and the statistics file).
 QuantParams compute_quant_params(const TensorQuantRequest& request, const ChannelwiseStats& value,
                                  const ChannelwiseStats* pre_activation);
 

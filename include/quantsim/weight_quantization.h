@@ -38,6 +38,12 @@ ChannelwiseStats weight_statistics(const at::Tensor& weight);
 // extremes coincide.
 TensorQuantRequest weight_quant_request(int bits, const WeightQuantOptions& options);
 
+// Throws UserError naming the layer, the count and the first non-finite value (and its output channel) when the
+// layer's weight holds NaN or inf: its range, and every weight on its grid, would be meaningless.
+void check_finite_weight(const Layer& layer);
+
+// Throws UserError naming the layer when the weight it quantizes is not finite (check_finite_weight) or its range
+// cannot be computed; a layer left float is returned as it is.
 QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptions& options);
 
 }  // namespace quantsim

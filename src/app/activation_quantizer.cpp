@@ -1,8 +1,23 @@
 #include "quantsim/activation_quantizer.h"
 
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "quantsim/errors.h"
 #include "quantsim/prepared_model.h"
 
 namespace quantsim {
+namespace {
+
+// A tensor with any NaN or inf has a non-finite mean (its min and max may still be finite: they skip NaN).
+bool finite_values(const ChannelwiseStats* stats) {
+  if (stats == nullptr) return true;
+  const TensorStats& s = stats->per_tensor;
+  return std::isfinite(s.mean) && std::isfinite(s.min) && std::isfinite(s.max);
+}
+
+}  // namespace
 
 int site_bits(const Site& site, const ActivationQuantOptions& options) {
   if (options.bits == 0) return 0;  // --qtype f32 turns every site off, pools and logits included
@@ -12,7 +27,11 @@ int site_bits(const Site& site, const ActivationQuantOptions& options) {
 
 ActivationQuantizer::ActivationQuantizer(const std::vector<Site>& sites, const ActivationQuantOptions& options,
                                          const Statistics* statistics)
-    : sites_(sites), options_(options), dynamic_(statistics == nullptr), states_(sites.size()) {
+    : sites_(sites),
+      options_(options),
+      dynamic_(statistics == nullptr),
+      statistics_source_(statistics != nullptr ? statistics->source : ""),
+      states_(sites.size()) {
   for (const Site& site : sites_) {
     SiteState& state = states_[site.id];
     state.bits = site_bits(site, options_);
@@ -34,6 +53,25 @@ TensorQuantRequest ActivationQuantizer::request_for(const Site& site, int bits, 
   return request;
 }
 
+QuantParams ActivationQuantizer::site_params(const Site& site, int bits, bool per_channel,
+                                             const ChannelwiseStats& value, const ChannelwiseStats* pre) const {
+  // Static statistics were validated on load; a batch's own may hold NaN, which a range from min/max would hide.
+  if (dynamic_ && !(finite_values(&value) && finite_values(pre))) {
+    const TensorStats& bad = finite_values(&value) ? pre->per_tensor : value.per_tensor;
+    throw UserError(fmt::format("site '{}': the activations of this batch hold NaN or inf (min {}, max {}, mean {}), "
+                                "so no dynamic range (-sm no) exists; check the model's weights and the "
+                                "preprocessing (--mean/--std)",
+                                site.name, bad.min, bad.max, bad.mean));
+  }
+  try {
+    return compute_quant_params(request_for(site, bits, per_channel), value, pre);
+  } catch (const UserError& error) {
+    if (dynamic_) throw UserError(fmt::format("site '{}' (dynamic range of this batch): {}", site.name, error.what()));
+    const std::string file = statistics_source_.empty() ? "statistics" : statistics_source_;
+    throw UserError(fmt::format("{}: site '{}': {}", file, site.name, error.what()));
+  }
+}
+
 void ActivationQuantizer::on_pre_activation(int64_t site_id, const at::Tensor& x) {
   SiteState& state = states_[site_id];
   if (dynamic_ && state.bits != 0) state.batch_pre_stats = dynamic_batch_stats(x);
@@ -46,12 +84,12 @@ at::Tensor ActivationQuantizer::on_site(int64_t site_id, const at::Tensor& x) {
   const bool per_channel = options_.per_channel && site_allows_per_channel(site, x);
   if (dynamic_) {
     const ChannelwiseStats value = dynamic_batch_stats(x);
-    state.params = compute_quant_params(request_for(site, state.bits, per_channel), value,
-                                        site.is_unsigned ? &state.batch_pre_stats : nullptr);
+    state.params = site_params(site, state.bits, per_channel, value,
+                               site.is_unsigned ? &state.batch_pre_stats : nullptr);
     state.tensors = {};
   } else if (!state.decided) {
-    state.params = compute_quant_params(request_for(site, state.bits, per_channel), state.value_stats->stats,
-                                        state.pre_stats ? &state.pre_stats->stats : nullptr);
+    state.params = site_params(site, state.bits, per_channel, state.value_stats->stats,
+                               state.pre_stats ? &state.pre_stats->stats : nullptr);
     state.decided = true;
   }
   return apply_quant_params(x.contiguous(), state.params, /*axis=*/1, state.tensors);

@@ -1,8 +1,13 @@
 #include "quantsim/quant_params.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include "quantsim/bit_allocation.h"
+#include "quantsim/errors.h"
 #include "quantsim/fake_quant.h"
 
 namespace quantsim {
@@ -50,6 +55,31 @@ QuantParams per_channel_params(const TensorQuantRequest& request, const Channelw
   return params;
 }
 
+// What the fake-quant op accepts: lo and hi finite in float32, and the width of the range including 0 too, so that
+// the step is neither inf nor NaN.
+bool usable_float_range(float lo, float hi) {
+  const float width = std::max(hi, 0.0f) - std::min(lo, 0.0f);
+  return std::isfinite(lo) && std::isfinite(hi) && std::isfinite(width);
+}
+
+// Non-finite statistics (NaN or inf activations or weights, overflowing values) give non-finite ranges: refused here,
+// where they are computed, rather than by the fake-quant op, which cannot say where they came from.
+void check_usable_ranges(const QuantParams& params) {
+  if (!params.per_channel) {
+    if (!usable_float_range(static_cast<float>(params.range.lo), static_cast<float>(params.range.hi))) {
+      throw UserError(fmt::format("quantization range [{}, {}] is not finite in float32", params.range.lo,
+                                  params.range.hi));
+    }
+    return;
+  }
+  for (size_t c = 0; c < params.lo.size(); ++c) {
+    if (!usable_float_range(params.lo[c], params.hi[c])) {
+      throw UserError(fmt::format("quantization range [{}, {}] of channel {} is not finite in float32", params.lo[c],
+                                  params.hi[c], c));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<double> bit_allocation_weights(const std::vector<TensorStats>& channels, Prior prior) {
@@ -61,8 +91,10 @@ std::vector<double> bit_allocation_weights(const std::vector<TensorStats>& chann
 
 QuantParams compute_quant_params(const TensorQuantRequest& request, const ChannelwiseStats& value,
                                  const ChannelwiseStats* pre_activation) {
-  return request.per_channel ? per_channel_params(request, value, pre_activation)
-                             : per_tensor_params(request, value, pre_activation);
+  QuantParams params = request.per_channel ? per_channel_params(request, value, pre_activation)
+                                           : per_tensor_params(request, value, pre_activation);
+  check_usable_ranges(params);
+  return params;
 }
 
 at::Tensor apply_quant_params(const at::Tensor& x, const QuantParams& params, int64_t axis, QuantParamTensors& cache) {

@@ -1,8 +1,10 @@
 #include "quantsim/weight_quantization.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include "common/affine_quantizer.h"
+#include "quantsim/errors.h"
 
 namespace quantsim {
 namespace {
@@ -29,6 +31,18 @@ WeightGrid weight_grid(const QuantParams& params) {
 
 }  // namespace
 
+void check_finite_weight(const Layer& layer) {
+  const at::Tensor finite = at::isfinite(layer.original_weight);
+  if (finite.all().item<bool>()) return;
+  const at::Tensor flat_bad = finite.logical_not().flatten();
+  const int64_t first = flat_bad.nonzero()[0][0].item<int64_t>();
+  const int64_t per_channel = layer.original_weight.numel() / layer.original_weight.size(0);
+  const double value = layer.original_weight.flatten()[first].item<double>();
+  throw UserError(fmt::format("layer '{}': the weight holds {} non-finite values (first: {} in output channel {}); "
+                              "a model with NaN or inf weights cannot be quantized",
+                              layer.name, flat_bad.sum().item<int64_t>(), value, first / per_channel));
+}
+
 ChannelwiseStats weight_statistics(const at::Tensor& weight) {
   // A weight [O, ...] is one "batch" of one sample whose channels are the output channels.
   return dynamic_batch_stats(weight.to(at::kFloat).unsqueeze(0));
@@ -52,9 +66,14 @@ QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptio
     result.weight = layer.original_weight;
     return result;
   }
+  check_finite_weight(layer);
   const TensorQuantRequest request = weight_quant_request(result.bits, options);
   const at::Tensor original = layer.original_weight.to(at::kFloat).contiguous();
-  result.params = compute_quant_params(request, weight_statistics(original), nullptr);
+  try {
+    result.params = compute_quant_params(request, weight_statistics(original), nullptr);
+  } catch (const UserError& error) {  // e.g. a range too wide for float32
+    throw UserError(fmt::format("layer '{}': {}", layer.name, error.what()));
+  }
   QuantParamTensors tensors;
   const at::Tensor quantized = apply_quant_params(original, result.params, /*axis=*/0, tensors);
   result.grid_weight = quantized;
