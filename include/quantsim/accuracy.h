@@ -7,7 +7,9 @@
 namespace quantsim {
 
 // Rank of each target class in its row of logits [N, C]: the number of classes ranked before it, i.e. with a larger
-// logit, or an equal logit and a lower index. The prediction is top-k correct when rank < k.
+// logit, or an equal logit and a lower index. The prediction is top-k correct when rank < k. The logits must be
+// finite: every comparison with NaN is false, so a NaN row would rank its target first (evaluate() refuses them
+// beforehand, see check_finite_logits in evaluation.h).
 at::Tensor rank_of_targets(const at::Tensor& logits, const at::Tensor& targets);
 
 class TopKAccuracy {

@@ -168,8 +168,10 @@ int run_evaluation(const Config& config) {
   std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
                model.sha256.c_str(), what.c_str(), dataset.root.c_str(),
                images.size(), describe(spec).c_str(), device.c_str());
+  EvaluationOptions evaluation{num_classes, !config.save_logits.empty(), model.path, {}};
+  for (const LabeledImage& image : images) evaluation.image_names.push_back(image.path);
   BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});
-  const EvaluationResult result = evaluate(loader, runnable.forward, {num_classes, !config.save_logits.empty()});
+  const EvaluationResult result = evaluate(loader, runnable.forward, evaluation);
   check_bad_images(loader, config.max_bad_image_share);
   if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <opencv2/imgcodecs.hpp>
 #include <torch/script.h>
@@ -70,6 +71,15 @@ std::string fresh_temp_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
+}
+
+void save_tiny_classifier_with_nan(const std::string& path, int classes, const std::string& parameter) {
+  save_tiny_classifier(path, classes);
+  torch::jit::Module module = torch::jit::load(path);
+  torch::Tensor values = module.attr(parameter).toTensor().clone();
+  values.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  module.setattr(parameter, values);
+  module.save(path);
 }
 
 }  // namespace quantsim::testing

@@ -21,4 +21,7 @@ void make_image_folder(const std::string& root, const std::vector<std::string>& 
 // A fresh, empty temporary folder for one test, unique to this process.
 std::string fresh_temp_dir(const std::string& name);
 
+// save_tiny_classifier's model with NaN as the first entry of `parameter` ("weight" or "bias").
+void save_tiny_classifier_with_nan(const std::string& path, int classes, const std::string& parameter);
+
 }  // namespace quantsim::testing
