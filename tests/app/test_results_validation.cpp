@@ -20,6 +20,7 @@
 #include "quantsim/errors.h"
 #include "quantsim/result_record.h"
 #include "quantsim/results_file.h"
+#include "quantsim/results_log.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;
@@ -242,6 +243,20 @@ TEST(ResultRecord, NonFiniteNumberInMemoryIsNamed) {
   } catch (const UserError& e) {
     EXPECT_STREQ(e.what(), "f:7: times.evaluate_s: not a finite number");
   }
+}
+
+TEST(ResultRecord, AnImpossibleRecordIsNeverAppended) {
+  const std::string dir = fresh_temp_dir("append_impossible");
+  json line = good_line();
+  line["top1_correct"] = 11;
+  try {
+    append_result(dir + "/r.jsonl", line);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_STREQ(e.what(), (dir + "/r.jsonl: the line to append: top1_correct: 11 is more than images (10)").c_str());
+  }
+  EXPECT_FALSE(fs::exists(dir + "/r.jsonl"));
+  fs::remove_all(dir);
 }
 
 // Torn lines: what a crash or a full disk left behind before appends were all-or-nothing.
