@@ -3,7 +3,7 @@
 namespace quantsim {
 
 // Parses argv, dispatches the subcommand (evaluate/collect/use by default), returns the exit code.
-// Throws UserError for bad input.
+// Throws UserError for bad input, and when what the command printed could not be written to standard output.
 int run_app(int argc, char** argv);
 
 }  // namespace quantsim

@@ -8,7 +8,9 @@ namespace quantsim {
 void write_file_atomically(const std::string& path, const std::string& contents);
 
 // Appends one line (a '\n' is added) to `path` under an exclusive lock, in a single write, so that concurrent
-// writers never interleave and a crash never leaves a partial line. Creates parent folders.
+// writers never interleave. All or nothing: when the write fails or is short (full disk, file size limit) the file is
+// truncated back to its length before and a UserError names it. A file that ends mid-line (torn by a crash of an
+// older version or another tool) gets the line on a fresh line, never glued on. Creates parent folders.
 void append_line_locked(const std::string& path, const std::string& line);
 
 // Reads a whole file; throws UserError naming the path when it cannot be read.

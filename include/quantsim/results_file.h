@@ -13,8 +13,10 @@ struct ResultLine {
   nlohmann::json record;
 };
 
-// Every non-blank line of `path`. Throws UserError naming the file and line for a line that is not a JSON object,
-// and naming the file when it cannot be read.
+// Every non-blank line of `path`, each checked by ResultRecord::from_json (result_record.h). Throws UserError naming
+// the file and line (and the field) for a line that is not a JSON object or is impossible, and naming the file when it
+// cannot be read. A last line without its '\n' that is not valid JSON is what an interrupted write leaves: it is
+// skipped with a warning on stderr, so that one crash does not make every earlier line unreadable.
 std::vector<ResultLine> read_results_file(const std::string& path);
 
 // record[key], or a UserError "FILE:LINE: no "key"" when it is missing or null, so that a hand-edited or older line

@@ -13,6 +13,8 @@ namespace quantsim {
 // Every option of the run, as the "config" object of a results line.
 nlohmann::json config_to_json(const Config& config);
 
+// Appends `record` as one line (append_line_locked). Throws UserError, appending nothing, for a record that
+// ResultRecord::from_json refuses, so that quant-sim never writes a line its own readers would stop at.
 void append_result(const std::string& results_path, const nlohmann::json& record);
 
 }  // namespace quantsim

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/errors.h"
+#include "quantsim/result_record.h"
 #include "quantsim/results_table.h"
 
 namespace quantsim {
@@ -67,6 +68,33 @@ std::string verdict_text(const GateCheck& check) {
                      check.measured_images ? std::to_string(*check.measured_images) : "?", *check.baseline.images);
 }
 
+// One baseline entry; `where` ("FILE: entries[I]") names it in errors. A baseline that cannot be met or cannot fail
+// (a top-1 above 100, an infinite or negative tolerance, no images) is refused rather than compared against.
+GateEntry parse_gate_entry(const nlohmann::json& raw, const std::string& where) {
+  const auto fail = [&](const std::string& what) { throw UserError(fmt::format("{}: {}", where, what)); };
+  if (!raw.is_object()) fail("not an object");
+  for (const char* key : {"model", "method"}) {
+    if (!raw.contains(key) || !raw[key].is_string()) fail(fmt::format("\"{}\" must be a string", key));
+  }
+  for (const char* key : {"top1", "tolerance"}) {
+    if (!raw.contains(key) || !raw[key].is_number()) fail(fmt::format("\"{}\" must be a number", key));
+  }
+  GateEntry entry{raw["model"], raw["method"], raw["top1"], raw["tolerance"], std::nullopt};
+  if (!is_json_percentage(raw["top1"])) {
+    fail("\"top1\" must be a percentage in [0, 100], not " + json_excerpt(raw["top1"]));
+  }
+  if (!std::isfinite(entry.tolerance) || entry.tolerance < 0) {
+    fail("\"tolerance\" must be a finite number of points, not negative");
+  }
+  if (raw.contains("images")) {
+    entry.images = json_count(raw["images"]);
+    if (!entry.images || *entry.images < 1) {
+      fail("\"images\" must be a positive integer, not " + json_excerpt(raw["images"]));
+    }
+  }
+  return entry;
+}
+
 }  // namespace
 
 std::vector<GateEntry> parse_gate_baseline(const nlohmann::json& baseline, const std::string& path) {
@@ -75,24 +103,7 @@ std::vector<GateEntry> parse_gate_baseline(const nlohmann::json& baseline, const
   }
   std::vector<GateEntry> entries;
   for (size_t i = 0; i < baseline["entries"].size(); ++i) {
-    const nlohmann::json& raw = baseline["entries"][i];
-    const auto fail = [&](const std::string& what) -> GateEntry {
-      throw UserError(fmt::format("{}: entries[{}]: {}", path, i, what));
-    };
-    if (!raw.is_object()) fail("not an object");
-    for (const char* key : {"model", "method"}) {
-      if (!raw.contains(key) || !raw[key].is_string()) fail(fmt::format("\"{}\" must be a string", key));
-    }
-    for (const char* key : {"top1", "tolerance"}) {
-      if (!raw.contains(key) || !raw[key].is_number()) fail(fmt::format("\"{}\" must be a number", key));
-    }
-    GateEntry entry{raw["model"], raw["method"], raw["top1"], raw["tolerance"], std::nullopt};
-    if (entry.tolerance < 0) fail("\"tolerance\" must not be negative");
-    if (raw.contains("images")) {
-      if (!raw["images"].is_number_integer()) fail("\"images\" must be an integer");
-      entry.images = raw["images"].get<int64_t>();
-    }
-    entries.push_back(std::move(entry));
+    entries.push_back(parse_gate_entry(baseline["entries"][i], fmt::format("{}: entries[{}]", path, i)));
   }
   return entries;
 }

@@ -1,6 +1,7 @@
 #include "quantsim/gate_command.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -36,7 +37,7 @@ cxxopts::Options gate_options() {
 nlohmann::ordered_json read_json_file(const std::string& path) {
   try {
     return nlohmann::ordered_json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range such as 1e400
     throw UserError(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }
 }
@@ -85,7 +86,9 @@ int run_gate_command(const std::vector<std::string>& args) {
   const std::string results_path = expand_user(r["results"].as<std::string>());
   const std::string baseline_path = expand_user(r["baseline"].as<std::string>());
   const double tolerance = r["tolerance"].as<double>();
-  if (tolerance < 0) throw UserError("quant-sim gate: --tolerance must not be negative");
+  if (!std::isfinite(tolerance) || tolerance < 0) {
+    throw UserError("quant-sim gate: --tolerance must be a finite number, not negative");
+  }
   if (r.count("write-baseline")) return write_baseline(baseline_path, results_path, tolerance);
 
   const std::vector<GateEntry> baseline =

@@ -7,6 +7,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/result_record.h"
 #include "quantsim/results_log.h"
 #include "quantsim/shard.h"
 #include "quantsim/subcommand_args.h"
@@ -80,16 +81,19 @@ std::vector<ShardLine> check_every_shard_once(const ShardedRun& run, const std::
 }
 
 int64_t count_field(const ShardLine& s, const std::string& path, const std::string& key) {
-  const nlohmann::json& value = required_field(*s.line, path, key);
-  if (!value.is_number_integer()) {
-    throw UserError(fmt::format("{}:{}: \"{}\" is not an integer count", path, s.line->line_number, key));
-  }
-  return value.get<int64_t>();
+  const std::optional<int64_t> count = json_count(required_field(*s.line, path, key));
+  if (!count) throw UserError(fmt::format("{}:{}: \"{}\" is not an integer count", path, s.line->line_number, key));
+  return *count;
 }
 
 int64_t sum_counts(const std::vector<ShardLine>& shards, const std::string& path, const std::string& key) {
   int64_t sum = 0;
-  for (const ShardLine& s : shards) sum += count_field(s, path, key);
+  for (const ShardLine& s : shards) {
+    if (__builtin_add_overflow(sum, count_field(s, path, key), &sum)) {
+      throw UserError(fmt::format("{}:{}: \"{}\" of the shards add up to more than a count can hold", path,
+                                  s.line->line_number, key));
+    }
+  }
   return sum;
 }
 

@@ -1,9 +1,9 @@
 #include "quantsim/results_log.h"
 
-
 #include <fmt/format.h>
 
 #include "quantsim/atomic_file.h"
+#include "quantsim/result_record.h"
 #include "quantsim/shard.h"
 
 namespace quantsim {
@@ -85,6 +85,8 @@ nlohmann::json config_to_json(const Config& c) {
 }
 
 void append_result(const std::string& results_path, const nlohmann::json& record) {
+  // A line the readers would refuse would make the whole file unreadable for merge, report, gate and sweep.
+  ResultRecord::from_json(record, results_path + ": the line to append");
   append_line_locked(results_path, record.dump());
 }
 

@@ -63,14 +63,43 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   }
 }
 
+namespace {
+
+// Whether the regular file `fd` (of `size` bytes) ends in the middle of a line: a line torn by a crash of an older
+// version or of another tool, which the next line must not be glued onto.
+bool ends_mid_line(int fd, off_t size) {
+  char last = '\n';
+  return size > 0 && ::pread(fd, &last, 1, size - 1) == 1 && last != '\n';
+}
+
+// Writes `text` at the end of `fd` and syncs it, or puts the file back to its `size` bytes and throws: a failed or
+// short write (full disk, file size limit) never leaves part of a line behind.
+void append_or_roll_back(int fd, const std::string& text, off_t size, bool regular, const std::string& path) {
+  try {
+    write_all(fd, text, path);
+    if (::fsync(fd) != 0 && regular) throw UserError(fmt::format("{}: fsync failed: {}", path, std::strerror(errno)));
+  } catch (const UserError& e) {
+    const bool rolled_back = regular && ::ftruncate(fd, size) == 0;
+    throw UserError(fmt::format("{}; the line was not appended{}", e.what(),
+                                rolled_back || !regular ? "" : " and part of it may remain at the end of the file"));
+  }
+}
+
+}  // namespace
+
 void append_line_locked(const std::string& path, const std::string& line) {
   create_parent(path);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // Read as well as write where allowed: the last byte says whether the file ends mid-line.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EACCES) fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) throw UserError(fmt::format("{}: cannot open for appending: {}", path, std::strerror(errno)));
   ::flock(fd, LOCK_EX);
   try {
-    write_all(fd, line + "\n", path);
-    ::fsync(fd);
+    struct stat before {};
+    if (::fstat(fd, &before) != 0) throw UserError(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+    const bool regular = S_ISREG(before.st_mode);  // devices and pipes (--out /dev/stdout) have no size to go back to
+    const bool fresh_line = regular && ends_mid_line(fd, before.st_size);
+    append_or_roll_back(fd, (fresh_line ? "\n" : "") + line + "\n", before.st_size, regular, path);
   } catch (...) {
     ::flock(fd, LOCK_UN);
     ::close(fd);

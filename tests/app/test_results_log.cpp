@@ -27,7 +27,10 @@ TEST(ResultsLog, ConcurrentAppendsNeverInterleave) {
   std::vector<std::thread> writers;
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) append_result(path.string(), {{"writer", t}, {"i", i}, {"pad", std::string(500, 'x')}});
+      for (int i = 0; i < 50; ++i) {
+        append_result(path.string(), {{"model_name", "w" + std::to_string(t)}, {"top1", 0.0},
+                                      {"config", {{"i", i}}}, {"pad", std::string(500, 'x')}});
+      }
     });
   }
   for (auto& w : writers) w.join();

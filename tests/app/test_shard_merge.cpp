@@ -155,7 +155,7 @@ TEST(Merge, DifferentConfigsAreDifferentRuns) {
 
 TEST(ResultsFile, MalformedLineNamesFileAndLine) {
   const std::string dir = fresh_temp_dir("results_file_malformed");
-  std::ofstream(dir + "/r.jsonl") << "{\"top1\": 1}\n\n{not json\n";
+  std::ofstream(dir + "/r.jsonl") << "{\"model_name\": \"m\", \"top1\": 1, \"config\": {}}\n\n{not json\n";
   try {
     read_results_file(dir + "/r.jsonl");
     FAIL() << "no error";

@@ -1,0 +1,50 @@
+#pragma once
+// One results line (results_log.h) as its readers understand it, checked once for every reader: `quant-sim merge`,
+// `report`, `gate` and the sweep's search for finished keys all read lines through read_results_file, which refuses a
+// line that no run can have written (more top-1 hits than images, a percentage that disagrees with its counts, a
+// field of the wrong type, ...), so that an impossible line is never merged, tabulated or compared as if it were real.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace quantsim {
+
+// The fields that merge, report, gate and sweep interpret. Lines may hold more (times, device, ...): they are checked
+// for sane values but not modelled here.
+struct ResultRecord {
+  std::string model_name;
+  std::string precision = "FP32";  // absent in hand-written FP32 lines
+  std::string mode;                // "static", "dynamic", "fp32"; empty when absent
+  double top1 = 0.0;               // percent
+  std::optional<double> top5;      // percent
+  std::optional<int64_t> images;   // evaluated images, at least 1
+  std::optional<int64_t> top1_correct;
+  std::optional<int64_t> top5_correct;
+  std::optional<int64_t> bad_images;
+  std::string shard;      // config.shard "K/N"; empty for an unsharded or merged run
+  std::string sweep_key;  // config.sweep_key; empty for a run outside a sweep
+  nlohmann::json config;  // the "config" object, every option of the run
+
+  // Checks `record` and returns its fields. Throws UserError "<where>: <field>: <what is wrong>" (one line) for the
+  // first impossible field; `where` is "FILE:LINE".
+  static ResultRecord from_json(const nlohmann::json& record, const std::string& where);
+};
+
+// Largest image count a line may hold: 2^53, so that every count and every sum of a few counts is exact in a double.
+constexpr int64_t kMaxResultCount = int64_t{1} << 53;
+
+// Longest string (value or key) a line may hold: PATH_MAX, so that paths fit and a corrupt line cannot flood a table.
+constexpr size_t kMaxResultStringBytes = 4096;
+
+// `value` as a count in [0, kMaxResultCount], or nothing when it is not an integer or out of that range.
+std::optional<int64_t> json_count(const nlohmann::json& value);
+
+// Whether `value` is a finite number in [0, 100].
+bool is_json_percentage(const nlohmann::json& value);
+
+// `value` for a message: its JSON text, cut to a few dozen characters.
+std::string json_excerpt(const nlohmann::json& value);
+
+}  // namespace quantsim
