@@ -24,7 +24,8 @@ cxxopts::Options report_options() {
   options.custom_help("RESULTS.jsonl [--format table|csv|markdown] [--out FILE]");
   options.add_options()("results", "results file", cxxopts::value<std::string>())(
       "format", "table | csv | markdown", cxxopts::value<std::string>()->default_value("table"))(
-      "out", "write the table to FILE (atomically) instead of stdout", cxxopts::value<std::string>())(
+      "out", "write the table to FILE (atomically; '-', a FIFO or a device: in place) instead of stdout",
+      cxxopts::value<std::string>())(
       "h,help", "print this help");
   return options;
 }
@@ -39,7 +40,7 @@ int run_report_command(const std::vector<std::string>& args) {
   const std::string path = expand_user(r["results"].as<std::string>());
   const std::string text = render_results_table(build_results_table(read_results_file(path), path), format);
   if (r.count("out")) {
-    write_file_atomically(expand_user(r["out"].as<std::string>()), text);
+    write_output_file(expand_user(r["out"].as<std::string>()), text);
   } else {
     std::fputs(text.c_str(), stdout);
   }

@@ -20,8 +20,11 @@ ModelFile resolve_model_file(const Config& config) {
   } else {
     throw UserError("no model given: use -a NAME (reads <models-dir>/NAME.pt) or --model PATH");
   }
-  if (!fs::exists(model.path)) throw UserError(fmt::format("{}: model file not found", model.path));
-  if (fs::is_directory(model.path)) throw UserError(fmt::format("{}: is a folder, not a model file", model.path));
+  std::error_code ec;  // a link loop or dangling link exists: sha256_file says what it is
+  if (!fs::exists(fs::symlink_status(model.path, ec))) {
+    throw UserError(fmt::format("{}: model file not found", model.path));
+  }
+  if (fs::is_directory(model.path, ec)) throw UserError(fmt::format("{}: is a folder, not a model file", model.path));
   model.name = config.arch.empty() ? fs::path(model.path).stem().string() : config.arch;
   model.sha256 = sha256_file(model.path);
   model.sidecar = read_model_sidecar(model.path);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,8 @@
 #include <fmt/format.h>
 
 #include "quantsim/errors.h"
+#include "regular_file_internal.h"
+#include "temp_file.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;
@@ -39,28 +42,48 @@ void write_all(int fd, const std::string& data, const std::string& path) {
   }
 }
 
+// A character device or FIFO the user named (/dev/null, a named pipe): written in place, as a shell's '>' would.
+void write_in_place(const std::string& path, const std::string& contents) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw UserError(fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
+  try {
+    write_all(fd, contents, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+void write_to_standard_stream(std::FILE* stream, const std::string& contents, const std::string& path) {
+  std::fflush(stream);  // after whatever was printed before
+  write_all(::fileno(stream), contents, path);
+}
+
+void (*g_atomic_write_test_hook)(const std::string&) = nullptr;
+
 }  // namespace
+
+void set_atomic_write_test_hook(void (*hook)(const std::string& temp_path)) { g_atomic_write_test_hook = hook; }
 
 void write_file_atomically(const std::string& path, const std::string& contents) {
   create_parent(path);
-  std::string tmp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw UserError(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
-  try {
-    write_all(fd, contents, path);
-    if (::fsync(fd) != 0) throw UserError(fmt::format("{}: fsync failed: {}", path, std::strerror(errno)));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
+  const std::string target = detail::resolve_write_destination(path);
+  detail::remove_stale_temp_files(target);
+  detail::TempFile temp(target, path);
+  if (g_atomic_write_test_hook != nullptr) g_atomic_write_test_hook(temp.path());
+  write_all(temp.fd(), contents, path);
+  temp.commit();
+}
+
+void write_output_file(const std::string& path, const std::string& contents) {
+  if (path == "-" || path == "/dev/stdout") return write_to_standard_stream(stdout, contents, path);
+  if (path == "/dev/stderr") return write_to_standard_stream(stderr, contents, path);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (S_ISCHR(info.st_mode) || S_ISFIFO(info.st_mode))) {
+    return write_in_place(path, contents);
   }
-  ::fchmod(fd, 0644);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw UserError(fmt::format("{}: cannot replace file: {}", path, reason));
-  }
+  write_file_atomically(path, contents);
 }
 
 namespace {
@@ -110,8 +133,7 @@ void append_line_locked(const std::string& path, const std::string& line) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::ifstream in = open_regular_file_for_reading(path);
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) throw UserError(fmt::format("{}: read failed", path));

@@ -3,13 +3,12 @@
 #include <openssl/evp.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 
 namespace quantsim {
@@ -27,8 +26,7 @@ std::string hex_digest(EVP_MD_CTX* ctx) {
 }  // namespace
 
 std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::ifstream in = open_regular_file_for_reading(path);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::array<char, 1 << 16> buffer{};

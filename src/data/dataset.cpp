@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "dataset_layouts.h"
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 #include "quantsim/splitmix64.h"
 
@@ -21,15 +22,22 @@ namespace {
 
 // <root>/val when it exists (a full ILSVRC2012 folder), else <root>.
 fs::path images_root(const fs::path& root) {
-  if (!fs::exists(root)) throw UserError(fmt::format("{}: data folder does not exist", root.string()));
-  if (!fs::is_directory(root)) throw UserError(fmt::format("{}: data path is not a folder", root.string()));
-  return fs::is_directory(root / "val") ? root / "val" : root;
+  std::error_code ec;
+  const fs::file_type type = fs::status(root, ec).type();
+  if (type == fs::file_type::not_found) throw UserError(fmt::format("{}: data folder does not exist", root.string()));
+  if (ec) throw UserError(fmt::format("{}: {}", root.string(), regular_file_problem(root.string())));
+  if (type != fs::file_type::directory) throw UserError(fmt::format("{}: data path is not a folder", root.string()));
+  return fs::is_directory(root / "val", ec) ? root / "val" : root;  // a "val" link loop is refused by the listing
 }
 
 // The first existing `name` in the given folders (duplicates and empty paths ignored), or "".
 std::string first_existing(const std::vector<fs::path>& folders, const std::string& name) {
   for (const fs::path& folder : folders) {
-    if (!folder.empty() && fs::is_regular_file(folder / name)) return (folder / name).string();
+    if (folder.empty()) continue;
+    // Anything but a folder counts, so that its reader says what is wrong with a FIFO, a loop or a dangling link.
+    std::error_code ec;
+    const fs::file_type type = fs::symlink_status(folder / name, ec).type();
+    if (!ec && type != fs::file_type::not_found && type != fs::file_type::directory) return (folder / name).string();
   }
   return "";
 }
@@ -64,8 +72,7 @@ bool has_image_extension(const std::string& path) {
 }
 
 std::vector<std::string> read_class_order(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot read the class-order file");
+  std::ifstream in = open_regular_file_for_reading(path);
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) lines.push_back(line);

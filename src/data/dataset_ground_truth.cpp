@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "dataset_layouts.h"
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 
 namespace quantsim::detail {
@@ -14,11 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::ifstream open_ground_truth(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot read the ground-truth file");
-  return in;
-}
+std::ifstream open_ground_truth(const std::string& path) { return open_regular_file_for_reading(path); }
 
 std::string trim(const std::string& s) {
   const size_t begin = s.find_first_not_of(" \t\r\n");
@@ -29,8 +26,8 @@ std::string trim(const std::string& s) {
 // File names in the flat folder (one listing instead of a stat per ground-truth line).
 std::unordered_set<std::string> files_in(const fs::path& root) {
   std::unordered_set<std::string> files;
-  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
-    if (entry.is_regular_file()) files.insert(entry.path().filename().string());
+  for (const FolderEntry& entry : list_folder(root)) {
+    if (!entry.is_folder) files.insert(entry.path.filename().string());
   }
   return files;
 }
@@ -38,9 +35,9 @@ std::unordered_set<std::string> files_in(const fs::path& root) {
 // Image stem -> file name, for CSVs that list ids without an extension.
 std::unordered_map<std::string, std::string> images_by_stem(const fs::path& root) {
   std::unordered_map<std::string, std::string> by_stem;
-  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && has_image_extension(name)) by_stem.emplace(entry.path().stem().string(), name);
+  for (const FolderEntry& entry : list_folder(root)) {
+    const std::string name = entry.path.filename().string();
+    if (!entry.is_folder && has_image_extension(name)) by_stem.emplace(entry.path.stem().string(), name);
   }
   return by_stem;
 }

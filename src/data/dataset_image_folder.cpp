@@ -1,10 +1,12 @@
-// The ImageFolder layout: <root>/<class>/<image>, classes in class-order-file order, files sorted bytewise.
+// The ImageFolder layout: <root>/<class>/<image>, classes in class-order-file order, files sorted bytewise; and the
+// folder listing that every layout walks with.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <unordered_map>
 
 #include "dataset_layouts.h"
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 
 namespace quantsim::detail {
@@ -14,10 +16,35 @@ namespace {
 
 bool is_hidden(const fs::path& path) { return path.filename().string().rfind('.', 0) == 0; }
 
+// True when `path` is `ancestor` or lies inside it (both canonical).
+bool is_inside(const fs::path& path, const fs::path& ancestor) {
+  auto p = path.begin();
+  for (auto a = ancestor.begin(); a != ancestor.end(); ++a, ++p) {
+    if (p == path.end() || *a != *p) return false;
+  }
+  return true;
+}
+
+// A class folder that is a link to the data folder or one of its parents would hold the other classes, not images
+// of its own: refused, rather than counted as an empty or duplicate class.
+void refuse_link_to_ancestor(const fs::path& class_folder, const fs::path& root) {
+  std::error_code ec;
+  if (!fs::is_symlink(class_folder, ec)) return;
+  const fs::path target = fs::canonical(class_folder, ec);
+  if (ec) return;  // cannot happen for a folder just listed; reading it will tell
+  const fs::path canonical_root = fs::canonical(root, ec);
+  if (!ec && is_inside(canonical_root, target)) {
+    throw UserError(fmt::format("{}: class folder is a symbolic link to {}, which contains the data folder (a loop)",
+                                class_folder.string(), target.string()));
+  }
+}
+
 std::vector<std::string> sorted_class_folders(const fs::path& root) {
   std::vector<std::string> names;
-  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
-    if (entry.is_directory() && !is_hidden(entry.path())) names.push_back(entry.path().filename().string());
+  for (const FolderEntry& entry : list_folder(root)) {
+    if (!entry.is_folder || is_hidden(entry.path)) continue;
+    refuse_link_to_ancestor(entry.path, root);
+    names.push_back(entry.path.filename().string());
   }
   std::sort(names.begin(), names.end());  // std::string's < compares bytes as unsigned char, like memcmp
   return names;
@@ -25,9 +52,9 @@ std::vector<std::string> sorted_class_folders(const fs::path& root) {
 
 std::vector<std::string> sorted_image_files(const fs::path& folder) {
   std::vector<std::string> files;
-  for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && !is_hidden(entry.path()) && has_image_extension(name)) files.push_back(name);
+  for (const FolderEntry& entry : list_folder(folder)) {
+    const std::string name = entry.path.filename().string();
+    if (!entry.is_folder && !is_hidden(entry.path) && has_image_extension(name)) files.push_back(name);
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -35,11 +62,25 @@ std::vector<std::string> sorted_image_files(const fs::path& folder) {
 
 }  // namespace
 
-bool has_class_folders(const fs::path& root) {
-  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
-    if (entry.is_directory() && !is_hidden(entry.path())) return true;
+std::vector<FolderEntry> list_folder(const fs::path& folder) {
+  std::vector<FolderEntry> entries;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    const fs::file_type type = it->status(type_ec).type();
+    if (type_ec && type != fs::file_type::not_found) {  // not found: a dangling link, listed as a file
+      throw UserError(fmt::format("{}: {}", it->path().string(), regular_file_problem(it->path().string())));
+    }
+    entries.push_back({it->path(), type == fs::file_type::directory});
   }
-  return false;
+  if (ec) throw UserError(fmt::format("{}: cannot list the folder: {}", folder.string(), ec.message()));
+  return entries;
+}
+
+bool has_class_folders(const fs::path& root) {
+  const std::vector<FolderEntry> entries = list_folder(root);
+  return std::any_of(entries.begin(), entries.end(),
+                     [](const FolderEntry& entry) { return entry.is_folder && !is_hidden(entry.path); });
 }
 
 std::vector<LabeledImage> read_image_folder(const fs::path& root, std::vector<std::string>* class_names,

@@ -8,6 +8,18 @@
 
 namespace quantsim::detail {
 
+// One entry of a dataset folder, symbolic links followed.
+struct FolderEntry {
+  std::filesystem::path path;
+  bool is_folder = false;  // false for files, FIFOs, devices and dangling links alike: reading them says what they are
+};
+
+// The entries of `folder` (hidden ones too), in directory order. The walk of a dataset never goes deeper than
+// <root>/<class>/<image>, so a folder link pointing back up cannot make it loop; a link that loops on itself cannot
+// be classified, and stops the run. Throws UserError naming the path for a folder that cannot be listed and for an
+// entry that is or passes through a symbolic link loop.
+std::vector<FolderEntry> list_folder(const std::filesystem::path& folder);
+
 // <root>/<class>/<image>; labels from `class_names` (line order), or the sorted folder names when it is empty
 // (then `class_names` is filled with them).
 std::vector<LabeledImage> read_image_folder(const std::filesystem::path& root, std::vector<std::string>* class_names,

@@ -63,7 +63,7 @@ std::string sidecar_path_for(const std::string& model_path) {
 
 std::optional<ModelSidecar> read_model_sidecar(const std::string& model_path) {
   const std::string file = sidecar_path_for(model_path);
-  if (!fs::exists(file)) return std::nullopt;
+  if (std::error_code ec; !fs::exists(fs::symlink_status(file, ec))) return std::nullopt;  // read_file judges the rest
   json root;
   try {
     root = json::parse(read_file(file));

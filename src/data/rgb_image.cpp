@@ -1,7 +1,6 @@
 #include "quantsim/rgb_image.h"
 
-#include <filesystem>
-
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 
 #ifdef QUANTSIM_WITH_OPENCV
@@ -18,8 +17,9 @@ RgbImage decode_image_rgb(const std::string& path) {
   // IMREAD_COLOR expands grayscale with libjpeg's own conversion (three equal channels, as PIL's convert("RGB"))
   // and drops alpha; IMREAD_IGNORE_ORIENTATION because PIL does not apply EXIF rotation either.
   // Checked first because OpenCV logs its own warning for a missing file.
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw ImageDecodeError(path + ": cannot read image (no such file)");
+  // A FIFO would also block imread forever.
+  const std::string problem = regular_file_problem(path);
+  if (!problem.empty()) throw ImageDecodeError(path + ": cannot read image (" + problem + ")");
   cv::Mat bgr;
   try {
     bgr = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 
 namespace quantsim::graph {
@@ -18,8 +19,11 @@ std::string first_line(const c10::Error& error) {
 
 torch::jit::Module load_torchscript(const std::string& path, const c10::Device& device) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw UserError("model file not found: " + path);
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+    throw UserError("model file not found: " + path);
+  }
   if (std::filesystem::is_directory(path, ec)) throw UserError("model path is a directory, not a file: " + path);
+  require_regular_file(path);  // a FIFO would block the loader forever
   try {
     return torch::jit::load(path, device);
   } catch (const c10::Error& e) {
