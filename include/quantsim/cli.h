@@ -13,9 +13,13 @@ struct ParsedCommandLine {
   bool help = false;
   bool version = false;
   std::string help_text;
+  // One line each (without the "quant-sim: warning: " prefix) for flags that are given but change nothing in this
+  // run; run_app prints them.
+  std::vector<std::string> warnings;
 };
 
-// Throws UserError with a one-line message for unknown flags, missing or malformed values.
+// Throws UserError with a one-line message naming the flag for unknown flags, missing, empty, malformed or
+// out-of-range values, and flags that make no sense together (flag_combinations.h).
 ParsedCommandLine parse_command_line(const std::vector<std::string>& args);
 
 // "int4" -> 4, "f32" -> 0 (not quantized); throws UserError naming `flag` otherwise. Bits must be 1..16.
@@ -23,5 +27,13 @@ int parse_bit_width(const std::string& flag, const std::string& value);
 
 // "no" | "laplace" | "gaus" | "gauss" | "<N>std".
 Clipping parse_clipping(const std::string& value);
+
+// How a flag, by its cxxopts key ("batch-size", "pcq_w", "data"), is written in messages: "-b/--batch-size",
+// "-pcq_w", "--data".
+std::string flag_label(const std::string& key);
+
+// `text` cut to about `max_chars` characters with "..." for messages: a pasted blob or a 5000-character path still
+// fits on one line.
+std::string abbreviated(const std::string& text, size_t max_chars = 80);
 
 }  // namespace quantsim

@@ -12,6 +12,8 @@
 //       LOC_val_solution.csv   "ImageId,PredictionString" with the wnid as first token (Kaggle; needs the
 //                              class-order file). The file's extension is found in the folder.
 //     Looked up in <root>, then its parent (the Kaggle layout keeps the CSV beside the val folder), unless given.
+//     An image listed twice with the same label counts once; with another label it is an error naming the file,
+//     the line and the image.
 // If <root>/val exists it is used instead of <root> (an ILSVRC2012 folder holding train/ and val/).
 #include <cstdint>
 #include <optional>

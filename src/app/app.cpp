@@ -3,10 +3,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <torch/csrc/jit/runtime/jit_exception.h>
 
 #include "quantsim/cli.h"
 #include "quantsim/errors.h"
@@ -15,12 +17,12 @@
 #include "quantsim/report_command.h"
 #include "quantsim/runs.h"
 #include "quantsim/sweep_command.h"
+#include "quantsim/torchscript_loading.h"
 
 namespace quantsim {
 namespace {
 
-int run_command(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
+int run_command(const std::vector<std::string>& args) {
   // Subcommands are a first word that no flag of the main job can be.
   if (!args.empty() && args.front() == "merge") return run_merge_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "report") return run_report_command({args.begin() + 1, args.end()});
@@ -35,6 +37,7 @@ int run_command(int argc, char** argv) {
     std::printf("quant-sim %s\n", QUANTSIM_VERSION);
     return 0;
   }
+  for (const std::string& warning : parsed.warnings) std::fprintf(stderr, "quant-sim: warning: %s\n", warning.c_str());
   if (parsed.config.stats_mode == StatsMode::kCollect) return run_collect(parsed.config);
   return run_evaluation(parsed.config);
 }
@@ -48,10 +51,27 @@ void check_standard_output() {
   throw UserError(fmt::format("writing standard output: {}", error != 0 ? std::strerror(error) : "write failed"));
 }
 
+// Whatever escapes a command as a LibTorch or filesystem exception leaves as one line: a path the system refuses
+// (too long, not permitted) is the user's to fix; a LibTorch failure that no closer handler explained is a bug,
+// reported without its C++ backtrace or TorchScript traceback.
+int run_with_one_line_errors(const std::vector<std::string>& args) {
+  try {
+    return run_command(args);
+  } catch (const std::filesystem::filesystem_error& e) {
+    const std::string path = e.path1().empty() ? "file system" : abbreviated(e.path1().string(), 200);
+    throw UserError(fmt::format("{}: {}", path, e.code().message()));
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(graph::error_summary(e));
+  } catch (const torch::jit::JITException& e) {
+    throw std::runtime_error(graph::error_summary(e));
+  }
+}
+
 }  // namespace
 
 int run_app(int argc, char** argv) {
-  const int code = run_command(argc, argv);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const int code = run_with_one_line_errors(args);
   check_standard_output();
   return code;
 }

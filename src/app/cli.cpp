@@ -2,18 +2,27 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <regex>
 
 #include <cxxopts.hpp>
 #include <fmt/format.h>
 
 #include "quantsim/atomic_file.h"
+#include "quantsim/bit_allocation.h"
 #include "quantsim/errors.h"
 #include "quantsim/export_check.h"
+#include "quantsim/flag_combinations.h"
 #include "quantsim/gpfq_weights.h"
 #include "quantsim/layer_report.h"
+#include "quantsim/preprocess.h"
 #include "quantsim/shard.h"
 
 namespace quantsim {
@@ -23,6 +32,13 @@ namespace {
 // so these are rewritten to `--pcq_w` before parsing.
 constexpr std::array kSingleDashLongFlags = {"pcq_w", "pcq_a", "qw",   "baa", "baw", "bam", "bap", "bata", "batw",
                                              "bcw",   "vcw",   "sm",   "sk",  "cs",  "sh",  "ss"};
+
+// cxxopts reports a flag by its first long name, which for "qw,qweight" and "ss,subset" is the short form.
+std::string canonical_key(const std::string& key) {
+  if (key == "qw") return "qweight";
+  if (key == "ss") return "subset";
+  return key;
+}
 
 std::vector<std::string> normalize_legacy_flags(const std::vector<std::string>& args) {
   std::vector<std::string> out;
@@ -51,17 +67,17 @@ cxxopts::Options make_options() {
     ("data", "dataset root (uses PATH/val when it exists)", cxxopts::value<std::string>()->default_value("~/datasets/ILSVRC2012"))
     ("synsets", "class-order file (default: <data>/synsets.txt, the model sidecar's, else sorted folders)", cxxopts::value<std::string>())
     ("calib-data", "calibration images for -sm collect (default: --data)", cxxopts::value<std::string>())
-    ("resize", "resize shorter side to N (0: none; default from the sidecar, else 256)", cxxopts::value<int>())
-    ("crop", "center crop N (0: none; default from the sidecar, else 224)", cxxopts::value<int>())
-    ("mean", "per-channel mean, e.g. 0.485,0.456,0.406", cxxopts::value<std::vector<double>>())
-    ("std", "per-channel std, e.g. 0.229,0.224,0.225", cxxopts::value<std::vector<double>>())
+    ("resize", "resize shorter side to N (0: none; default from the sidecar, else 256)", cxxopts::value<std::string>())
+    ("crop", "center crop N (0: none; default from the sidecar, else 224)", cxxopts::value<std::string>())
+    ("mean", "per-channel mean, e.g. 0.485,0.456,0.406", cxxopts::value<std::string>())
+    ("std", "per-channel std (positive), e.g. 0.229,0.224,0.225", cxxopts::value<std::string>())
     ("interpolation", "bilinear (antialiased, as PIL) or nearest", cxxopts::value<std::string>());
   options.add_options("Execution")
-    ("b,batch-size", "batch size", cxxopts::value<int>()->default_value("256"))
-    ("j,workers", "image decoding threads", cxxopts::value<int>()->default_value("4"))
+    ("b,batch-size", "batch size", cxxopts::value<std::string>()->default_value("256"))
+    ("j,workers", "image decoding threads", cxxopts::value<std::string>()->default_value("4"))
     ("device", "cpu | cuda[:k] (default: cuda when available)", cxxopts::value<std::string>())
     ("no-progress", "no progress bar")
-    ("max-bad-images", "fail when more than this share of images cannot be decoded", cxxopts::value<double>()->default_value("0.01"));
+    ("max-bad-images", "fail when more than this share (0..1) of images cannot be decoded", cxxopts::value<std::string>()->default_value("0.01"));
   options.add_options("Quantization")
     ("qtype", "activation bits: intN | f32 (without --qtype and -qw the run is FP32)", cxxopts::value<std::string>())
     ("qw,qweight", "weight bits: intN | f32 (default int8 once --qtype is given)", cxxopts::value<std::string>())
@@ -73,26 +89,26 @@ cxxopts::Options make_options() {
     ("baw", "bit allocation for weights")
     ("bam", "bit allocation rounding: round | ceil", cxxopts::value<std::string>()->default_value("round"))
     ("bap", "bit allocation statistic: gaus | laplace", cxxopts::value<std::string>()->default_value("gaus"))
-    ("bata", "bit allocation target for activations (average bits)", cxxopts::value<double>())
-    ("batw", "bit allocation target for weights (average bits)", cxxopts::value<double>())
+    ("bata", "bit allocation target for activations (average bits, 1..8)", cxxopts::value<std::string>())
+    ("batw", "bit allocation target for weights (average bits, 1..8)", cxxopts::value<std::string>())
     ("ba-any-bits", "allow bit allocation above 4 bits")
     ("bcw", "weight bias (mean) correction")
     ("vcw", "weight variance correction")
     ("act-sites", "outputs (paper mode) | inputs (deploy mode)", cxxopts::value<std::string>()->default_value("outputs"))
     ("first-last-bits", "bits of the first and last layer: N | f32", cxxopts::value<std::string>()->default_value("8"))
     ("weight-method", "weight quantizer: rtn (round to nearest) | gpfq (greedy path following, on calibration images)", cxxopts::value<std::string>()->default_value("rtn"))
-    ("gpfq-scale", "GPFQ alphabet scale C: delta = C * mean(max|w|) / 2^(b-1)", cxxopts::value<double>()->default_value("1.16"))
-    ("gpfq-patch-prob", "share of conv patches GPFQ samples, in (0, 1]", cxxopts::value<double>()->default_value("0.25"))
-    ("gpfq-samples", "calibration images for GPFQ (--calib-data, else --data)", cxxopts::value<int64_t>()->default_value("128"));
+    ("gpfq-scale", "GPFQ alphabet scale C: delta = C * mean(max|w|) / 2^(b-1)", cxxopts::value<std::string>()->default_value("1.16"))
+    ("gpfq-patch-prob", "share of conv patches GPFQ samples, in (0, 1]", cxxopts::value<std::string>()->default_value("0.25"))
+    ("gpfq-samples", "calibration images for GPFQ (--calib-data, else --data)", cxxopts::value<std::string>()->default_value("128"));
   options.add_options("Statistics")
     ("sm", "statistics mode: collect | use | no", cxxopts::value<std::string>()->default_value("no"))
     ("sk", "min/max statistic: mean (of per-batch extremes) | max", cxxopts::value<std::string>()->default_value("mean"))
     ("stats-dir", "statistics folder", cxxopts::value<std::string>()->default_value("~/aciq_data/statistics"))
-    ("cs", "calibration images (default 5120 or all)", cxxopts::value<int64_t>());
+    ("cs", "calibration images (default 5120 or all)", cxxopts::value<std::string>());
   options.add_options("Evaluation")
     ("sh", "shuffle (seeded) before taking the subset")
-    ("ss,subset", "evaluate the first N images", cxxopts::value<int64_t>())
-    ("seed", "seed of the shuffle", cxxopts::value<uint64_t>()->default_value("0"))
+    ("ss,subset", "evaluate the first N images", cxxopts::value<std::string>())
+    ("seed", "seed of the shuffle (0..2^64-1)", cxxopts::value<std::string>()->default_value("0"))
     ("results", "results file (default <stats-dir>/../results.jsonl)", cxxopts::value<std::string>())
     ("save-logits", "write the logits of the evaluated images to FILE.npy", cxxopts::value<std::string>())
     ("layer-report", "write each site's and weight's range, bits and error against FP32 to FILE.json or FILE.csv",
@@ -110,11 +126,129 @@ cxxopts::Options make_options() {
   return options;
 }
 
-template <typename T>
-std::optional<T> optional_value(const cxxopts::ParseResult& r, const std::string& name) {
-  if (r.count(name) == 0) return std::nullopt;
-  return r[name].as<T>();
+// A path the system can open: ENAMETOOLONG would otherwise surface deep in the run as a filesystem exception.
+void check_path_length(const std::string& flag, const std::string& path) {
+  if (path.size() >= PATH_MAX) {
+    throw UserError(fmt::format("flag {}: the path is {} characters long; the system limit is {}", flag, path.size(),
+                                PATH_MAX - 1));
+  }
+  for (const auto& part : std::filesystem::path(path)) {
+    if (part.native().size() > NAME_MAX) {
+      throw UserError(fmt::format("flag {}: the path has a {}-character name '{}'; the system limit is {}", flag,
+                                  part.native().size(), abbreviated(part.native()), NAME_MAX));
+    }
+  }
 }
+
+// Flag values are read as text and converted here, not by cxxopts, so that every bad value is reported with the
+// flag it was given to (cxxopts only says "Argument '-1' failed to parse").
+class FlagValues {
+ public:
+  explicit FlagValues(const cxxopts::ParseResult& r) : r_(r) {}
+
+  bool given(const std::string& key) const { return r_.count(key) > 0; }
+  // The value given, else the flag's default.
+  std::string text(const std::string& key) const { return r_[key].as<std::string>(); }
+  std::optional<std::string> optional_text(const std::string& key) const {
+    return given(key) ? std::optional<std::string>(text(key)) : std::nullopt;
+  }
+  // A path flag, with ~ expanded; "" when not given and without default.
+  std::string path(const std::string& key) const {
+    if (!given(key) && !r_[key].has_default()) return "";
+    const std::string path = expand_user(text(key));
+    check_path_length(flag_label(key), path);
+    return path;
+  }
+
+  // Typed values: every occurrence of a repeated flag is checked (the last one counts, so that a sweep's model
+  // arguments can override its common ones), and the default when the flag is not given.
+  int64_t integer(const std::string& key, int64_t lo, int64_t hi) const {
+    int64_t result = 0;
+    for (const std::string& value : values(key)) result = integer_of(key, value, lo, hi);
+    return result;
+  }
+  std::optional<int64_t> optional_integer(const std::string& key, int64_t lo, int64_t hi) const {
+    if (!given(key)) return std::nullopt;
+    return integer(key, lo, hi);
+  }
+  uint64_t unsigned_integer(const std::string& key) const {
+    uint64_t result = 0;
+    for (const std::string& value : values(key)) {
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), result);
+      if (error != std::errc() || end != value.data() + value.size()) bad_value(key, value, "an integer in 0..2^64-1");
+    }
+    return result;
+  }
+  double real(const std::string& key) const {
+    double result = 0.0;
+    for (const std::string& value : values(key)) result = real_of(key, value, value);
+    return result;
+  }
+  std::optional<double> optional_real(const std::string& key) const {
+    if (!given(key)) return std::nullopt;
+    return real(key);
+  }
+  // "0.5,0.5,0.5" -> {0.5, 0.5, 0.5}.
+  std::optional<std::vector<double>> optional_reals(const std::string& key) const {
+    if (!given(key)) return std::nullopt;
+    std::vector<double> reals;
+    for (const std::string& value : values(key)) {
+      reals.clear();
+      size_t start = 0;
+      while (true) {
+        const size_t comma = value.find(',', start);
+        reals.push_back(real_of(key, value.substr(start, comma - start), value));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    return reals;
+  }
+
+ private:
+  // Every value given to the flag, in order; just the default when it is not given.
+  std::vector<std::string> values(const std::string& key) const {
+    if (!given(key)) return {text(key)};
+    std::vector<std::string> all;
+    for (const cxxopts::KeyValue& argument : r_.arguments()) {
+      if (canonical_key(argument.key()) == canonical_key(key)) all.push_back(argument.value());
+    }
+    return all;
+  }
+
+  [[noreturn]] static void bad_value(const std::string& key, const std::string& value, const std::string& expected) {
+    throw UserError(fmt::format("flag {}: '{}' is not {}", flag_label(key), abbreviated(value), expected));
+  }
+
+  static std::string range_text(int64_t lo, int64_t hi) {
+    if (hi == std::numeric_limits<int64_t>::max()) {
+      return lo == 1 ? "a positive integer" : lo == 0 ? "a non-negative integer" : fmt::format("an integer >= {}", lo);
+    }
+    return fmt::format("an integer in {}..{}", lo, hi);
+  }
+
+  static int64_t integer_of(const std::string& key, const std::string& value, int64_t lo, int64_t hi) {
+    int64_t result = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), result);
+    if (error != std::errc() || end != value.data() + value.size() || result < lo || result > hi) {
+      bad_value(key, value, range_text(lo, hi));
+    }
+    return result;
+  }
+
+  // One number of `whole` (the flag's value, for the message); finite only.
+  static double real_of(const std::string& key, const std::string& number, const std::string& whole) {
+    const char* begin = number.c_str();
+    char* end = nullptr;
+    const double result = std::strtod(begin, &end);
+    const bool whole_text = !number.empty() && !std::isspace(static_cast<unsigned char>(number[0])) &&
+                            end == begin + number.size();
+    if (!whole_text || !std::isfinite(result)) bad_value(key, whole, "a finite number");
+    return result;
+  }
+
+  const cxxopts::ParseResult& r_;
+};
 
 template <typename Enum, size_t N>
 Enum parse_choice(const std::string& flag, const std::string& value,
@@ -124,109 +258,138 @@ Enum parse_choice(const std::string& flag, const std::string& value,
     if (value == name) return e;
     allowed += (allowed.empty() ? "" : ", ") + std::string(name);
   }
-  throw UserError(fmt::format("flag {}: '{}' is not one of {}", flag, value, allowed));
+  throw UserError(fmt::format("flag {}: '{}' is not one of {}", flag, abbreviated(value), allowed));
 }
 
-void require_positive(const std::string& flag, int64_t value) {
-  if (value <= 0) throw UserError(fmt::format("flag {}: must be positive, got {}", flag, value));
-}
+// Largest thread count -j accepts: far above any machine's cores, below where thread creation fails.
+constexpr int64_t kMaxWorkers = 1024;
 
-void fill_model_and_data(const cxxopts::ParseResult& r, Config& c) {
-  if (r.count("arch")) c.arch = r["arch"].as<std::string>();
-  if (r.count("model")) c.model_path = expand_user(r["model"].as<std::string>());
-  c.models_dir = expand_user(r["models-dir"].as<std::string>());
-  c.data = expand_user(r["data"].as<std::string>());
-  if (r.count("synsets")) c.synsets = expand_user(r["synsets"].as<std::string>());
-  if (r.count("calib-data")) c.calib_data = expand_user(r["calib-data"].as<std::string>());
-  c.preprocess.resize_shorter_side = optional_value<int>(r, "resize");
-  c.preprocess.center_crop = optional_value<int>(r, "crop");
-  c.preprocess.mean = optional_value<std::vector<double>>(r, "mean");
-  c.preprocess.std = optional_value<std::vector<double>>(r, "std");
-  c.preprocess.interpolation = optional_value<std::string>(r, "interpolation");
+void fill_model_and_data(const FlagValues& v, Config& c) {
+  if (v.given("arch")) {
+    c.arch = v.text("arch");
+    check_path_length("-a/--arch", c.arch + ".pt");  // the model's file name, and its statistics folder
+  }
+  c.model_path = v.path("model");
+  c.models_dir = v.path("models-dir");
+  c.data = v.path("data");
+  c.synsets = v.path("synsets");
+  c.calib_data = v.path("calib-data");
+  c.preprocess.resize_shorter_side = v.optional_integer("resize", 0, kMaxImageSide);
+  c.preprocess.center_crop = v.optional_integer("crop", 0, kMaxImageSide);
+  c.preprocess.mean = v.optional_reals("mean");
+  c.preprocess.std = v.optional_reals("std");
+  c.preprocess.interpolation = v.optional_text("interpolation");
   for (const char* flag : {"mean", "std"}) {
-    const auto& v = std::string(flag) == "mean" ? c.preprocess.mean : c.preprocess.std;
-    if (v && v->size() != 3) throw UserError(fmt::format("flag --{}: needs 3 comma-separated values", flag));
+    const auto& values = std::string(flag) == "mean" ? c.preprocess.mean : c.preprocess.std;
+    if (values && values->size() != 3) throw UserError(fmt::format("flag --{}: needs 3 comma-separated values", flag));
   }
+  apply_overrides(PreprocessSpec{}, c.preprocess);  // refuses a non-positive std or an unknown interpolation now
 }
 
-void fill_execution(const cxxopts::ParseResult& r, Config& c) {
-  c.batch_size = r["batch-size"].as<int>();
-  require_positive("-b/--batch-size", c.batch_size);
-  c.workers = r["workers"].as<int>();
-  require_positive("-j/--workers", c.workers);
-  if (r.count("device")) {
-    c.device = r["device"].as<std::string>();
-    if (!std::regex_match(c.device, std::regex("cpu|cuda(:[0-9]+)?")))
-      throw UserError(fmt::format("flag --device: '{}' is not cpu or cuda[:k]", c.device));
+void fill_execution(const FlagValues& v, Config& c) {
+  c.batch_size = static_cast<int>(v.integer("batch-size", 1, std::numeric_limits<int>::max()));
+  c.workers = static_cast<int>(v.integer("workers", 1, kMaxWorkers));
+  if (v.given("device")) {
+    c.device = v.text("device");
+    if (!std::regex_match(c.device, std::regex("cpu|cuda(:[0-9]{1,4})?"))) {
+      throw UserError(fmt::format("flag --device: '{}' is not cpu or cuda[:k]", abbreviated(c.device)));
+    }
   }
-  c.progress = r.count("no-progress") == 0;
-  c.max_bad_image_share = r["max-bad-images"].as<double>();
+  c.progress = !v.given("no-progress");
+  c.max_bad_image_share = v.real("max-bad-images");
+  if (c.max_bad_image_share < 0.0 || c.max_bad_image_share > 1.0) {
+    throw UserError(fmt::format("flag --max-bad-images: {} is not a share in [0, 1]", v.text("max-bad-images")));
+  }
 }
 
 // --weight-method and its GPFQ settings; checks_gpfq_config (gpfq_weights.h) refuses what does not combine.
-void fill_weight_method(const cxxopts::ParseResult& r, Config& c) {
-  c.weight_method = parse_choice<WeightMethod, 2>("--weight-method", r["weight-method"].as<std::string>(),
+void fill_weight_method(const FlagValues& v, Config& c) {
+  c.weight_method = parse_choice<WeightMethod, 2>("--weight-method", v.text("weight-method"),
                                                   {{{"rtn", WeightMethod::kRtn}, {"gpfq", WeightMethod::kGpfq}}});
-  c.gpfq_scale = r["gpfq-scale"].as<double>();
-  c.gpfq_patch_prob = r["gpfq-patch-prob"].as<double>();
-  c.gpfq_samples = r["gpfq-samples"].as<int64_t>();
-  check_gpfq_config(c, {r.count("gpfq-scale") > 0, r.count("gpfq-patch-prob") > 0, r.count("gpfq-samples") > 0});
+  c.gpfq_scale = v.real("gpfq-scale");
+  c.gpfq_patch_prob = v.real("gpfq-patch-prob");
+  c.gpfq_samples = v.integer("gpfq-samples", 1, std::numeric_limits<int64_t>::max());
+  check_gpfq_config(c, {v.given("gpfq-scale"), v.given("gpfq-patch-prob"), v.given("gpfq-samples")});
 }
 
-void fill_quantization(const cxxopts::ParseResult& r, Config& c) {
+// -bata / -batw: an average the allocation can reach, between the fewest and the most bits it gives a channel.
+std::optional<double> bit_target(const FlagValues& v, const std::string& key) {
+  const std::optional<double> target = v.optional_real(key);
+  if (target && (*target < kMinAllocatedBits || *target > kMaxAllocatedBits)) {
+    throw UserError(fmt::format("flag {}: {} is outside the bits a channel can get ({}..{})", flag_label(key),
+                                v.text(key), kMinAllocatedBits, kMaxAllocatedBits));
+  }
+  return target;
+}
+
+void fill_quantization(const FlagValues& v, Config& c) {
   // As in the public code: a run without --qtype is the FP32 baseline; -qw's default int8 applies once quantization
   // is asked for, and -qw alone quantizes only the weights.
-  const bool quantizing = r.count("qtype") > 0 || r.count("qweight") > 0;
-  c.act_bits = r.count("qtype") ? parse_bit_width("--qtype", r["qtype"].as<std::string>()) : 0;
-  c.weight_bits = r.count("qweight") ? parse_bit_width("-qw/--qweight", r["qweight"].as<std::string>())
-                                     : (quantizing ? 8 : 0);
-  c.per_channel_weights = r.count("pcq_w") > 0;
-  c.per_channel_activations = r.count("pcq_a") > 0;
-  c.clipping = parse_clipping(r["clipping"].as<std::string>());
-  c.clip_weights = r.count("clip-weights") > 0;
-  c.bit_alloc_activations = r.count("baa") > 0;
-  c.bit_alloc_weights = r.count("baw") > 0;
+  const bool quantizing = v.given("qtype") || v.given("qweight");
+  c.act_bits = v.given("qtype") ? parse_bit_width("--qtype", v.text("qtype")) : 0;
+  c.weight_bits = v.given("qweight") ? parse_bit_width("-qw/--qweight", v.text("qweight")) : (quantizing ? 8 : 0);
+  c.per_channel_weights = v.given("pcq_w");
+  c.per_channel_activations = v.given("pcq_a");
+  c.clipping = parse_clipping(v.text("clipping"));
+  c.clip_weights = v.given("clip-weights");
+  c.bit_alloc_activations = v.given("baa");
+  c.bit_alloc_weights = v.given("baw");
   c.bit_alloc_rounding = parse_choice<BitRounding, 2>(
-      "-bam", r["bam"].as<std::string>(), {{{"round", BitRounding::kRound}, {"ceil", BitRounding::kCeil}}});
+      "-bam", v.text("bam"), {{{"round", BitRounding::kRound}, {"ceil", BitRounding::kCeil}}});
   c.bit_alloc_prior = parse_choice<Prior, 3>(
-      "-bap", r["bap"].as<std::string>(),
-      {{{"gaus", Prior::kGauss}, {"gauss", Prior::kGauss}, {"laplace", Prior::kLaplace}}});
-  c.bit_alloc_target_activations = optional_value<double>(r, "bata");
-  c.bit_alloc_target_weights = optional_value<double>(r, "batw");
-  c.ba_any_bits = r.count("ba-any-bits") > 0;
-  c.bias_correct_weights = r.count("bcw") > 0;
-  c.variance_correct_weights = r.count("vcw") > 0;
-  c.act_sites = parse_choice<ActSites, 2>("--act-sites", r["act-sites"].as<std::string>(),
+      "-bap", v.text("bap"), {{{"gaus", Prior::kGauss}, {"gauss", Prior::kGauss}, {"laplace", Prior::kLaplace}}});
+  c.bit_alloc_target_activations = bit_target(v, "bata");
+  c.bit_alloc_target_weights = bit_target(v, "batw");
+  c.ba_any_bits = v.given("ba-any-bits");
+  c.bias_correct_weights = v.given("bcw");
+  c.variance_correct_weights = v.given("vcw");
+  c.act_sites = parse_choice<ActSites, 2>("--act-sites", v.text("act-sites"),
                                           {{{"outputs", ActSites::kOutputs}, {"inputs", ActSites::kInputs}}});
-  const std::string first_last = r["first-last-bits"].as<std::string>();
-  c.first_last_bits = parse_bit_width("--first-last-bits",
-                                      std::isdigit(static_cast<unsigned char>(first_last[0])) ? "int" + first_last
-                                                                                            : first_last);
-  fill_weight_method(r, c);
+  const std::string first_last = v.text("first-last-bits");
+  c.first_last_bits = parse_bit_width("--first-last-bits", std::isdigit(static_cast<unsigned char>(first_last[0]))
+                                                               ? "int" + first_last
+                                                               : first_last);
+  fill_weight_method(v, c);
 }
 
-void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
+void fill_statistics_and_evaluation(const FlagValues& v, Config& c) {
+  constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
   c.stats_mode = parse_choice<StatsMode, 3>(
-      "-sm", r["sm"].as<std::string>(),
-      {{{"no", StatsMode::kNo}, {"collect", StatsMode::kCollect}, {"use", StatsMode::kUse}}});
-  c.stats_kind = parse_choice<StatsKind, 2>("-sk", r["sk"].as<std::string>(),
+      "-sm", v.text("sm"), {{{"no", StatsMode::kNo}, {"collect", StatsMode::kCollect}, {"use", StatsMode::kUse}}});
+  c.stats_kind = parse_choice<StatsKind, 2>("-sk", v.text("sk"),
                                             {{{"mean", StatsKind::kMean}, {"max", StatsKind::kMax}}});
-  c.stats_dir = expand_user(r["stats-dir"].as<std::string>());
-  c.calib_size = optional_value<int64_t>(r, "cs");
-  if (c.calib_size) require_positive("-cs", *c.calib_size);
-  c.shuffle = r.count("sh") > 0;
-  c.subset = optional_value<int64_t>(r, "subset");
-  if (c.subset) require_positive("-ss/--subset", *c.subset);
-  c.seed = r["seed"].as<uint64_t>();
-  c.results = r.count("results") ? expand_user(r["results"].as<std::string>())
+  c.stats_dir = v.path("stats-dir");
+  c.calib_size = v.optional_integer("cs", 1, kUnbounded);
+  c.shuffle = v.given("sh");
+  c.subset = v.optional_integer("subset", 1, kUnbounded);
+  c.seed = v.unsigned_integer("seed");
+  c.results = v.given("results") ? v.path("results")
                                  : (std::filesystem::path(c.stats_dir).parent_path() / "results.jsonl").string();
-  if (r.count("save-logits")) c.save_logits = expand_user(r["save-logits"].as<std::string>());
-  if (r.count("shard")) c.shard = parse_shard("--shard", r["shard"].as<std::string>());
-  if (r.count("export")) c.export_path = expand_user(r["export"].as<std::string>());
-  if (r.count("label")) c.label = r["label"].as<std::string>();
-  if (r.count("sweep-key")) c.sweep_key = r["sweep-key"].as<std::string>();
-  if (r.count("layer-report")) c.layer_report = expand_user(r["layer-report"].as<std::string>());
+  c.save_logits = v.path("save-logits");
+  if (v.given("shard")) c.shard = parse_shard("--shard", v.text("shard"));
+  c.export_path = v.path("export");
+  if (v.given("label")) c.label = v.text("label");
+  if (v.given("sweep-key")) c.sweep_key = v.text("sweep-key");
+  c.layer_report = v.path("layer-report");
   check_layer_report_option(c);
+}
+
+// A value given as '' is never what was meant: a path flag would read the current folder, a name would be blank.
+void refuse_empty_values(const cxxopts::ParseResult& r) {
+  for (const cxxopts::KeyValue& argument : r.arguments()) {
+    if (argument.value().empty()) throw UserError(fmt::format("flag {}: empty value", flag_label(argument.key())));
+  }
+}
+
+// Words longer than any path could be: refused before cxxopts sees them, naming their position.
+void refuse_overlong_arguments(const std::vector<std::string>& args) {
+  constexpr size_t kMaxArgumentLength = PATH_MAX + 64;  // "--flag=" and a path of the system's maximum length
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].size() > kMaxArgumentLength) {
+      throw UserError(fmt::format("command-line argument {} ('{}') is {} characters long; the limit is {}", i + 1,
+                                  abbreviated(args[i]), args[i].size(), kMaxArgumentLength));
+    }
+  }
 }
 
 }  // namespace
@@ -234,11 +397,11 @@ void fill_statistics_and_evaluation(const cxxopts::ParseResult& r, Config& c) {
 int parse_bit_width(const std::string& flag, const std::string& value) {
   if (value == "f32" || value == "fp32") return 0;
   std::smatch match;
-  if (std::regex_match(value, match, std::regex("int([0-9]+)"))) {
+  if (std::regex_match(value, match, std::regex("int([0-9]{1,2})"))) {
     const int bits = std::stoi(match[1]);
     if (bits >= 1 && bits <= 16) return bits;
   }
-  throw UserError(fmt::format("flag {}: '{}' is not intN (N in 1..16) or f32", flag, value));
+  throw UserError(fmt::format("flag {}: '{}' is not intN (N in 1..16) or f32", flag, abbreviated(value)));
 }
 
 Clipping parse_clipping(const std::string& value) {
@@ -250,16 +413,35 @@ Clipping parse_clipping(const std::string& value) {
     clipping.kind = Clipping::Kind::kLaplace;
   } else if (value == "gaus" || value == "gauss") {
     clipping.kind = Clipping::Kind::kGauss;
-  } else if (std::regex_match(value, match, std::regex("([0-9]+(\\.[0-9]*)?)std")) && std::stod(match[1]) > 0) {
+  } else if (std::regex_match(value, match, std::regex("([0-9]{1,6}(\\.[0-9]{0,12})?)std")) &&
+             std::strtod(match[1].str().c_str(), nullptr) > 0) {
     clipping.kind = Clipping::Kind::kNStd;
-    clipping.n_std = std::stod(match[1]);
+    clipping.n_std = std::strtod(match[1].str().c_str(), nullptr);
   } else {
-    throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of no, laplace, gaus, Nstd", value));
+    throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of no, laplace, gaus, Nstd", abbreviated(value)));
   }
   return clipping;
 }
 
+std::string abbreviated(const std::string& text, size_t max_chars) {
+  if (text.size() <= max_chars) return text;
+  return text.substr(0, max_chars) + "...";
+}
+
+std::string flag_label(const std::string& given_key) {
+  const std::string key = canonical_key(given_key);
+  static const std::map<std::string, std::string> kShortForms = {
+      {"arch", "a"}, {"batch-size", "b"}, {"workers", "j"}, {"clipping", "c"},
+      {"qweight", "qw"}, {"subset", "ss"}, {"help", "h"}};
+  const auto short_form = kShortForms.find(key);
+  if (short_form != kShortForms.end()) return fmt::format("-{}/--{}", short_form->second, key);
+  const bool single_dash =
+      std::find(kSingleDashLongFlags.begin(), kSingleDashLongFlags.end(), key) != kSingleDashLongFlags.end();
+  return (single_dash ? "-" : "--") + key;
+}
+
 ParsedCommandLine parse_command_line(const std::vector<std::string>& args) {
+  refuse_overlong_arguments(args);
   cxxopts::Options options = make_options();
   std::vector<std::string> normalized = normalize_legacy_flags(args);
   std::vector<char*> argv;
@@ -269,18 +451,25 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args) {
   ParsedCommandLine parsed;
   try {
     const cxxopts::ParseResult r = options.parse(static_cast<int>(argv.size()), argv.data());
-    if (!r.unmatched().empty()) throw UserError(fmt::format("unexpected argument '{}'", r.unmatched().front()));
+    if (!r.unmatched().empty()) {
+      throw UserError(fmt::format("unexpected argument '{}'", abbreviated(r.unmatched().front())));
+    }
     parsed.help = r.count("help") > 0;
     parsed.version = r.count("version") > 0;
     parsed.help_text = options.help();
     if (parsed.help || parsed.version) return parsed;
-    fill_model_and_data(r, parsed.config);
-    fill_execution(r, parsed.config);
-    fill_quantization(r, parsed.config);
-    fill_statistics_and_evaluation(r, parsed.config);
+    refuse_empty_values(r);
+    const FlagValues values(r);
+    fill_model_and_data(values, parsed.config);
+    fill_execution(values, parsed.config);
+    fill_quantization(values, parsed.config);
+    fill_statistics_and_evaluation(values, parsed.config);
     if (!parsed.config.export_path.empty()) check_export_config(parsed.config);
+    std::map<std::string, std::string> given;
+    for (const cxxopts::KeyValue& argument : r.arguments()) given[canonical_key(argument.key())] = argument.value();
+    parsed.warnings = check_flag_combinations(parsed.config, given);
   } catch (const cxxopts::exceptions::exception& e) {
-    throw UserError(fmt::format("bad command line: {} (see quant-sim --help)", e.what()));
+    throw UserError(fmt::format("bad command line: {} (see quant-sim --help)", abbreviated(e.what(), 200)));
   }
   return parsed;
 }

@@ -42,8 +42,8 @@ RunnableModel fp32_model(const ModelFile& model, const std::string& device) {
   RunnableModel runnable;
   runnable.mode = "fp32";
   runnable.keep_alive = module;
-  runnable.forward = [module, device](const at::Tensor& x) {
-    return module->forward({x.to(torch::Device(device))}).toTensor();
+  runnable.forward = [module, device, path = model.path](const at::Tensor& x) {
+    return graph::run_classifier(*module, x.to(torch::Device(device)), path);
   };
   return runnable;
 }

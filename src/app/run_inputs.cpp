@@ -11,6 +11,25 @@
 namespace quantsim {
 namespace fs = std::filesystem;
 
+namespace {
+
+// The class-order file a sidecar names, found beside the data or the model (see resolve_class_order_file). A file
+// that is named but not found stops the run: falling back to the folder order would give wrong labels silently.
+std::string sidecar_class_order_file(const ModelSidecar& sidecar, const std::string& data_root,
+                                     const std::string& model_path) {
+  const std::string model_dir = fs::path(model_path).parent_path().string();
+  const std::string found = resolve_class_order_file(sidecar.class_order_file, {data_root, model_dir});
+  if (found.empty()) {
+    throw UserError(fmt::format("{}: output.class_order_file '{}' not found beside the data ({}) or the model ({}), "
+                                "nor in a folder above them; fix the sidecar or give --synsets",
+                                sidecar.path, sidecar.class_order_file, data_root,
+                                model_dir.empty() ? "." : model_dir));
+  }
+  return found;
+}
+
+}  // namespace
+
 ModelFile resolve_model_file(const Config& config) {
   ModelFile model;
   if (!config.model_path.empty()) {
@@ -36,8 +55,7 @@ Dataset load_labelled_dataset(const std::string& data_root, const Config& config
   if (!config.synsets.empty()) {
     options.class_order_file = config.synsets;
   } else if (model.sidecar && !model.sidecar->class_order_file.empty()) {
-    options.class_order_file = resolve_class_order_file(
-        model.sidecar->class_order_file, {data_root, fs::path(model.path).parent_path().string()});
+    options.class_order_file = sidecar_class_order_file(*model.sidecar, data_root, model.path);
   }
   return load_dataset(data_root, options);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
@@ -12,6 +13,7 @@
 #include "quantsim/atomic_file.h"
 #include "quantsim/cli.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_integer.h"
 #include "quantsim/sha256.h"
 #include "quantsim/statistics_store.h"
 
@@ -79,10 +81,16 @@ std::string string_field(const FileContext& ctx, const Json& object, const std::
   return object[key].get<std::string>();
 }
 
+// Longest model or method name: it becomes part of a folder name (with a hash) and of every results key.
+constexpr size_t kMaxNameLength = 100;
+
 // A name that goes into file names and results keys.
 std::string checked_name(const FileContext& ctx, const std::string& name, const std::string& where) {
+  if (name.size() > kMaxNameLength) {
+    ctx.fail(where, fmt::format("'{}' is longer than {} characters", abbreviated(name), kMaxNameLength));
+  }
   if (!std::regex_match(name, std::regex("[A-Za-z0-9._+-]+"))) {
-    ctx.fail(where, fmt::format("'{}' must be letters, digits and . _ + - only", name));
+    ctx.fail(where, fmt::format("'{}' must be letters, digits and . _ + - only", abbreviated(name)));
   }
   return name;
 }
@@ -101,10 +109,10 @@ std::vector<std::string> flag_list(const FileContext& ctx, const Json& value, co
   for (const Json& word : value) {
     if (word.is_string()) {
       flags.push_back(word.get<std::string>());
-    } else if (word.is_number()) {
+    } else if (word.is_number_integer() || (word.is_number_float() && std::isfinite(word.get<double>()))) {
       flags.push_back(word.dump());
     } else {
-      ctx.fail(where, fmt::format("{} is not a string or a number", word.dump()));
+      ctx.fail(where, fmt::format("{} is not a string or a finite number", abbreviated(word.dump())));
     }
     const std::string name = flag_name(flags.back());
     if (kSweepOwnedFlags.count(name) || (!method && name == "sm")) {
@@ -138,10 +146,12 @@ std::string resolve_path(const FileContext& ctx, const std::string& raw, const s
 }
 
 int parse_bits(const FileContext& ctx, const Json& value, const std::string& where) {
-  if (!value.is_number_integer() || !(value.get<int>() == 32 || (value.get<int>() >= 1 && value.get<int>() <= 16))) {
-    ctx.fail(where, fmt::format("{} is not a bit width (1..16, or 32 for not quantized)", value.dump()));
+  // json_int64 rather than get<int>(), which would read 2^32 + 8 as 8.
+  const std::optional<int64_t> bits = json_int64(value);
+  if (!bits || !(*bits == 32 || (*bits >= 1 && *bits <= 16))) {
+    ctx.fail(where, fmt::format("{} is not a bit width (1..16, or 32 for not quantized)", abbreviated(value.dump())));
   }
-  return value.get<int>();
+  return static_cast<int>(*bits);
 }
 
 std::vector<int> bits_list(const FileContext& ctx, const Json& file, const std::string& key) {

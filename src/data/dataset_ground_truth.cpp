@@ -42,11 +42,37 @@ std::unordered_map<std::string, std::string> images_by_stem(const fs::path& root
   return by_stem;
 }
 
+// Remembers each image's first ground-truth entry: a repeated entry with the same label is dropped (evaluating an
+// image twice would weigh it double), one with another label is an error, since either label could be the wrong one.
+class GroundTruthEntries {
+ public:
+  explicit GroundTruthEntries(std::string file) : file_(std::move(file)) {}
+
+  // True for the first entry of `image`; false for an identical repeat. Throws UserError for a conflicting one.
+  bool first(const std::string& image, int64_t label, int64_t line, const std::string& label_text) {
+    const auto [it, inserted] = seen_.emplace(image, Entry{label, line, label_text});
+    if (inserted) return true;
+    if (it->second.label == label) return false;
+    throw UserError(fmt::format("{}:{}: image '{}' is labelled '{}', but line {} labels it '{}'", file_, line, image,
+                                label_text, it->second.line, it->second.label_text));
+  }
+
+ private:
+  struct Entry {
+    int64_t label;
+    int64_t line;
+    std::string label_text;
+  };
+  std::string file_;
+  std::unordered_map<std::string, Entry> seen_;
+};
+
 }  // namespace
 
 std::vector<LabeledImage> read_val_txt(const fs::path& root, const std::string& ground_truth, int64_t* missing) {
   std::ifstream in = open_ground_truth(ground_truth);
   const std::unordered_set<std::string> present = files_in(root);
+  GroundTruthEntries entries(ground_truth);
   std::vector<LabeledImage> images;
   std::string line;
   for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
@@ -68,6 +94,7 @@ std::vector<LabeledImage> read_val_txt(const fs::path& root, const std::string& 
                                   line));
     }
     const std::string file = trim(line.substr(0, split));
+    if (!entries.first(file, label, line_number, std::to_string(label))) continue;
     if (!present.count(file)) {
       ++*missing;
       continue;
@@ -89,6 +116,7 @@ std::vector<LabeledImage> read_loc_solution_csv(const fs::path& root, const std:
   const std::unordered_map<std::string, std::string> by_stem = images_by_stem(root);
 
   std::ifstream in = open_ground_truth(ground_truth);
+  GroundTruthEntries entries(ground_truth);
   std::vector<LabeledImage> images;
   std::string line;
   for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
@@ -105,7 +133,9 @@ std::vector<LabeledImage> read_loc_solution_csv(const fs::path& root, const std:
       throw UserError(fmt::format("{}:{}: class '{}' is not listed in the class-order file {}", ground_truth,
                                   line_number, wnid, class_order_file));
     }
-    const auto file = by_stem.find(line.substr(0, comma));
+    const std::string image_id = line.substr(0, comma);
+    if (!entries.first(image_id, label->second, line_number, wnid)) continue;
+    const auto file = by_stem.find(image_id);
     if (file == by_stem.end()) {
       ++*missing;
       continue;

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_integer.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;
@@ -14,45 +17,85 @@ using nlohmann::json;
 
 namespace {
 
-// A size key: absent keeps `fallback`, null means "none" (0), otherwise a non-negative integer.
+// "<file>: <field> must be <expected>, got <value>": one line naming the sidecar and the field.
+[[noreturn]] void wrong_field(const std::string& file, const std::string& field, const std::string& expected,
+                              const json& value) {
+  std::string shown = value.dump();
+  if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+  throw UserError(fmt::format("{}: {} must be {}, got {}", file, field, expected, shown));
+}
+
+// An object member that must itself be an object when present (null counts as absent).
+const json* object_field(const json& parent, const char* key, const std::string& file) {
+  if (!parent.contains(key) || parent.at(key).is_null()) return nullptr;
+  if (!parent.at(key).is_object()) wrong_field(file, key, "an object", parent.at(key));
+  return &parent.at(key);
+}
+
+// A size key: absent keeps `fallback`, null means "none" (0), otherwise an integer in 0..kMaxImageSide.
 int read_size(const json& preprocess, const char* key, int fallback, const std::string& file) {
   if (!preprocess.contains(key)) return fallback;
   const json& value = preprocess.at(key);
   if (value.is_null()) return 0;
-  if (!value.is_number_integer() || value.get<int64_t>() < 0) {
-    throw UserError(fmt::format("{}: preprocess.{} must be a non-negative integer or null", file, key));
-  }
-  return value.get<int>();
+  const std::string field = std::string("preprocess.") + key;
+  const std::optional<int64_t> size = json_int_in_range(value, 0, kMaxImageSide);
+  if (!size) wrong_field(file, field, fmt::format("an integer in 0..{} or null", kMaxImageSide), value);
+  return static_cast<int>(*size);
 }
 
 std::array<double, 3> read_triple(const json& preprocess, const char* key, std::array<double, 3> fallback,
                                   const std::string& file) {
   if (!preprocess.contains(key) || preprocess.at(key).is_null()) return fallback;
   const json& value = preprocess.at(key);
-  if (value.is_number()) return {value.get<double>(), value.get<double>(), value.get<double>()};
-  if (!value.is_array() || value.size() != 3 || !value[0].is_number() || !value[1].is_number() ||
-      !value[2].is_number()) {
-    throw UserError(fmt::format("{}: preprocess.{} must be a number or a list of 3 numbers", file, key));
+  const std::string field = std::string("preprocess.") + key;
+  std::array<double, 3> triple{};
+  if (value.is_number()) {
+    triple = {value.get<double>(), value.get<double>(), value.get<double>()};
+  } else if (value.is_array() && value.size() == 3 && value[0].is_number() && value[1].is_number() &&
+             value[2].is_number()) {
+    triple = {value[0].get<double>(), value[1].get<double>(), value[2].get<double>()};
+  } else {
+    wrong_field(file, field, "a number or a list of 3 numbers", value);
   }
-  return {value[0].get<double>(), value[1].get<double>(), value[2].get<double>()};
+  return triple;
 }
 
 PreprocessSpec read_preprocess(const json& root, const std::string& file) {
   PreprocessSpec spec;  // torchvision defaults for whatever the sidecar leaves out
-  if (!root.contains("preprocess")) return spec;
-  const json& p = root.at("preprocess");
-  if (!p.is_object()) throw UserError(file + ": \"preprocess\" must be an object");
-  spec.resize_shorter_side = read_size(p, "resize_shorter_side", spec.resize_shorter_side, file);
-  spec.center_crop = read_size(p, "center_crop", spec.center_crop, file);
-  if (p.contains("interpolation") && p.at("interpolation").is_string()) {
-    spec.interpolation = parse_interpolation(p.at("interpolation").get<std::string>(), file);
+  const json* p = object_field(root, "preprocess", file);
+  if (p == nullptr) return spec;
+  spec.resize_shorter_side = read_size(*p, "resize_shorter_side", spec.resize_shorter_side, file);
+  spec.center_crop = read_size(*p, "center_crop", spec.center_crop, file);
+  if (p->contains("interpolation") && !p->at("interpolation").is_null()) {
+    if (!p->at("interpolation").is_string()) {
+      wrong_field(file, "preprocess.interpolation", "\"bilinear\" or \"nearest\"", p->at("interpolation"));
+    }
+    spec.interpolation = parse_interpolation(p->at("interpolation").get<std::string>(),
+                                             file + ": preprocess.interpolation");
   }
-  spec.mean = read_triple(p, "mean", spec.mean, file);
-  spec.std = read_triple(p, "std", spec.std, file);
-  for (double s : spec.std) {
-    if (s == 0.0) throw UserError(file + ": preprocess.std contains 0");
-  }
+  spec.mean = read_triple(*p, "mean", spec.mean, file);
+  spec.std = read_triple(*p, "std", spec.std, file);
+  check_mean_values({spec.mean.begin(), spec.mean.end()}, file + ": preprocess.mean");
+  check_std_values({spec.std.begin(), spec.std.end()}, file + ": preprocess.std");
   return spec;
+}
+
+// "output": the number of classes and the class-order file, both optional (null counts as absent).
+void read_output(const json& root, const std::string& file, ModelSidecar& sidecar) {
+  const json* output = object_field(root, "output", file);
+  if (output == nullptr) return;
+  if (output->contains("num_classes") && !output->at("num_classes").is_null()) {
+    const json& value = output->at("num_classes");
+    sidecar.num_classes = json_int_in_range(value, 1, std::numeric_limits<int64_t>::max());
+    if (!sidecar.num_classes) wrong_field(file, "output.num_classes", "a positive integer", value);
+  }
+  if (output->contains("class_order_file") && !output->at("class_order_file").is_null()) {
+    const json& value = output->at("class_order_file");
+    if (!value.is_string() || value.get<std::string>().empty()) {
+      wrong_field(file, "output.class_order_file", "a non-empty string (a file name)", value);
+    }
+    sidecar.class_order_file = value.get<std::string>();
+  }
 }
 
 }  // namespace
@@ -74,18 +117,7 @@ std::optional<ModelSidecar> read_model_sidecar(const std::string& model_path) {
   ModelSidecar sidecar;
   sidecar.path = file;
   sidecar.preprocess = read_preprocess(root, file);
-  if (root.contains("output") && root.at("output").is_object()) {
-    const json& output = root.at("output");
-    if (output.contains("num_classes") && !output.at("num_classes").is_null()) {
-      if (!output.at("num_classes").is_number_integer() || output.at("num_classes").get<int64_t>() <= 0) {
-        throw UserError(file + ": output.num_classes must be a positive integer");
-      }
-      sidecar.num_classes = output.at("num_classes").get<int64_t>();
-    }
-    if (output.contains("class_order_file") && output.at("class_order_file").is_string()) {
-      sidecar.class_order_file = output.at("class_order_file").get<std::string>();
-    }
-  }
+  read_output(root, file, sidecar);
   return sidecar;
 }
 
@@ -96,10 +128,10 @@ PreprocessSpec resolve_preprocess(const std::optional<ModelSidecar>& sidecar, co
 std::string resolve_class_order_file(const std::string& name, const std::vector<std::string>& anchor_dirs) {
   if (name.empty()) return "";
   const fs::path given(name);
-  if (given.is_absolute()) return fs::exists(given) ? given.string() : "";
+  std::error_code ec;  // an unreadable or over-long candidate is simply not found
+  if (given.is_absolute()) return fs::is_regular_file(given, ec) ? given.string() : "";
   for (const std::string& anchor : anchor_dirs) {
     if (anchor.empty()) continue;
-    std::error_code ec;
     fs::path dir = fs::absolute(fs::path(anchor), ec).lexically_normal();
     if (ec) continue;
     if (!dir.has_filename()) dir = dir.parent_path();  // "a/b/" -> "a/b"

@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <new>
+
 #include "quantsim/errors.h"
+#include "quantsim/rgb_image.h"
 
 namespace quantsim {
 namespace {
@@ -13,12 +18,42 @@ std::array<double, 3> three_values(const std::vector<double>& values, const char
   throw UserError(fmt::format("--{}: expected 1 or 3 values (R,G,B), got {}", what, values.size()));
 }
 
-int non_negative_size(int value, const char* what) {
-  if (value < 0) throw UserError(fmt::format("--{}: must be >= 0 (0 disables it), got {}", what, value));
-  return value;
+// The size torchvision's Resize(shorter_side) gives, refused when a side would exceed kMaxImageSide (an extreme
+// aspect ratio can do that even for an accepted --resize).
+Size2D checked_resize_size(const RgbImage& image, int shorter_side) {
+  const double short_side = std::min(image.width, image.height);
+  const double long_side = std::max(image.width, image.height);
+  const double new_long = static_cast<double>(shorter_side) * long_side / short_side;
+  if (!(new_long <= static_cast<double>(kMaxImageSide))) {
+    throw UserError(fmt::format("resizing the {}x{} image to a shorter side of {} makes its longer side {:.0f}, "
+                                "beyond the limit of {}",
+                                image.width, image.height, shorter_side, new_long, kMaxImageSide));
+  }
+  return torchvision_resize_size(image.width, image.height, shorter_side);
 }
 
 }  // namespace
+
+int checked_image_side(int64_t size, const std::string& what) {
+  if (size < 0 || size > kMaxImageSide) {
+    throw UserError(fmt::format("{}: must be in 0..{} (0: none), got {}", what, kMaxImageSide, size));
+  }
+  return static_cast<int>(size);
+}
+
+void check_mean_values(const std::vector<double>& mean, const std::string& what) {
+  for (double m : mean) {
+    if (!std::isfinite(m)) throw UserError(fmt::format("{}: {} is not a finite number", what, m));
+  }
+}
+
+void check_std_values(const std::vector<double>& std, const std::string& what) {
+  for (double s : std) {
+    if (!std::isfinite(s) || s <= 0.0) {
+      throw UserError(fmt::format("{}: {} is not a positive finite standard deviation", what, s));
+    }
+  }
+}
 
 Interpolation parse_interpolation(const std::string& name, const std::string& context) {
   if (name == "bilinear") return Interpolation::kBilinear;
@@ -32,15 +67,18 @@ std::string interpolation_name(Interpolation interpolation) {
 
 PreprocessSpec apply_overrides(PreprocessSpec base, const PreprocessOverrides& overrides) {
   if (overrides.resize_shorter_side) {
-    base.resize_shorter_side = non_negative_size(*overrides.resize_shorter_side, "resize");
+    base.resize_shorter_side = checked_image_side(*overrides.resize_shorter_side, "flag --resize");
   }
-  if (overrides.center_crop) base.center_crop = non_negative_size(*overrides.center_crop, "center-crop");
-  if (overrides.mean) base.mean = three_values(*overrides.mean, "mean");
-  if (overrides.std) base.std = three_values(*overrides.std, "std");
+  if (overrides.center_crop) base.center_crop = checked_image_side(*overrides.center_crop, "flag --crop");
+  if (overrides.mean) {
+    check_mean_values(*overrides.mean, "flag --mean");
+    base.mean = three_values(*overrides.mean, "mean");
+  }
+  if (overrides.std) {
+    check_std_values(*overrides.std, "flag --std");
+    base.std = three_values(*overrides.std, "std");
+  }
   if (overrides.interpolation) base.interpolation = parse_interpolation(*overrides.interpolation, "--interpolation");
-  for (double s : base.std) {
-    if (s == 0.0) throw UserError("--std: a standard deviation of 0 would divide by zero");
-  }
   return base;
 }
 
@@ -77,7 +115,7 @@ torch::Tensor preprocess_decoded(const RgbImage& image, const PreprocessSpec& sp
   RgbImage resized;
   const RgbImage* current = &image;
   if (spec.resize_shorter_side > 0) {
-    const Size2D size = torchvision_resize_size(image.width, image.height, spec.resize_shorter_side);
+    const Size2D size = checked_resize_size(image, spec.resize_shorter_side);
     resized = pil_resize(image, size.width, size.height, spec.interpolation);
     current = &resized;
   }
@@ -88,7 +126,23 @@ torch::Tensor preprocess_decoded(const RgbImage& image, const PreprocessSpec& sp
 }
 
 torch::Tensor preprocess_image(const std::string& path, const PreprocessSpec& spec) {
-  return preprocess_decoded(decode_image_rgb(path), spec);
+  // ImageDecodeError passes through: the batch loader counts and skips undecodable files. Anything else about one
+  // image (a size beyond the limit, memory running out for it) stops the run naming the image.
+  try {
+    const RgbImage image = decode_image_rgb(path);
+    try {
+      return preprocess_decoded(image, spec);
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("{}: {}", path, e.what()));
+    }
+  } catch (const std::bad_alloc&) {
+    throw UserError(fmt::format("{}: out of memory preprocessing the image ({}); lower --resize/--crop", path,
+                                describe(spec)));
+  } catch (const c10::Error& e) {  // the tensor allocator refusing a size
+    const std::string message = e.what_without_backtrace();
+    throw UserError(fmt::format("{}: cannot preprocess the image ({}): {}", path, describe(spec),
+                                message.substr(0, message.find('\n'))));
+  }
 }
 
 }  // namespace quantsim

@@ -62,12 +62,6 @@ int64_t count_kind(const torch::jit::Block& block, c10::Symbol kind) {
   return count;
 }
 
-std::string last_line(std::string text) {
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  const auto start = text.rfind('\n');
-  return start == std::string::npos ? text : text.substr(start + 1);
-}
-
 std::string shape_text(at::IntArrayRef sizes) { return fmt::format("[{}]", fmt::join(sizes, ", ")); }
 
 }  // namespace
@@ -140,16 +134,10 @@ at::Tensor PreparedModel::forward(const at::Tensor& input) const {
     torch::jit::InterpreterState(*code).run(stack);
   } catch (const std::exception& e) {
     if (std::exception_ptr handler_error = graph::take_site_handler_error()) std::rethrow_exception(handler_error);
-    // Otherwise an op refused the input (wrong channel count or size): the interpreter's last line says why.
-    throw UserError(fmt::format("model {} failed on an input of shape {}: {}", impl_->path, shape_text(input.sizes()),
-                                last_line(e.what())));
+    // Otherwise an op refused the input (wrong channel count or size) or the model raised.
+    graph::throw_forward_failure(impl_->path, input.sizes(), e);
   }
-  const c10::IValue& output = stack.back();
-  if (!output.isTensor()) {
-    throw UserError(fmt::format("model {} returns a {}; expected a tensor [N, classes]", impl_->path,
-                                output.type()->str()));
-  }
-  return output.toTensor();
+  return graph::logits_tensor(stack.back(), impl_->path);
 }
 
 void PreparedModel::save_fake_quantized(const std::string& path,

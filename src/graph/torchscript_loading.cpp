@@ -2,19 +2,72 @@
 
 #include <torch/csrc/jit/serialization/import.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <sstream>
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 
 namespace quantsim::graph {
+namespace {
+
+std::string shape_text(at::IntArrayRef sizes) { return fmt::format("[{}]", fmt::join(sizes, ", ")); }
+
+// The error's text without LibTorch's C++ backtrace (c10::Error keeps it apart).
+std::string message_of(const std::exception& error) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
+  return error.what();
+}
+
+}  // namespace
 
 std::string first_line(const c10::Error& error) {
   std::string message = error.what_without_backtrace();
   const auto end = message.find('\n');
   if (end != std::string::npos) message.resize(end);
   return message;
+}
+
+std::string error_summary(const std::exception& error) {
+  std::istringstream lines(message_of(error));
+  std::string line;
+  std::string first;
+  bool after_traceback = false;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (first.empty()) first = line;
+    // "Traceback of TorchScript (most recent call last):" (twice for loaded modules: serialized and original
+    // code), then indented frames; the first line back at the margin is the exception.
+    if (line.rfind("Traceback of TorchScript", 0) == 0) {
+      after_traceback = true;
+    } else if (after_traceback && !std::isspace(static_cast<unsigned char>(line.front()))) {
+      return line;
+    }
+  }
+  return first;
+}
+
+void check_single_tensor_input(const torch::jit::Module& module, const std::string& path) {
+  const auto forward = module.find_method("forward");
+  if (!forward) throw UserError(fmt::format("model {} has no forward method", path));
+  const std::vector<c10::Argument>& arguments = forward->function().getSchema().arguments();
+  std::vector<const c10::Argument*> required;  // without self and arguments that have defaults
+  for (size_t i = 1; i < arguments.size(); ++i) {
+    if (!arguments[i].default_value()) required.push_back(&arguments[i]);
+  }
+  const bool takes_a_tensor = required.size() == 1 && c10::TensorType::get()->isSubtypeOf(*required[0]->type());
+  if (!takes_a_tensor) {
+    std::vector<std::string> names;
+    for (const c10::Argument* argument : required) names.push_back(argument->name() + ": " + argument->type()->str());
+    throw UserError(fmt::format("model {}: forward takes ({}); quant-sim needs a forward taking one image batch "
+                                "tensor",
+                                path, fmt::join(names, ", ")));
+  }
 }
 
 torch::jit::Module load_torchscript(const std::string& path, const c10::Device& device) {
@@ -24,15 +77,36 @@ torch::jit::Module load_torchscript(const std::string& path, const c10::Device& 
   }
   if (std::filesystem::is_directory(path, ec)) throw UserError("model path is a directory, not a file: " + path);
   require_regular_file(path);  // a FIFO would block the loader forever
+  torch::jit::Module module;
   try {
-    return torch::jit::load(path, device);
-  } catch (const c10::Error& e) {
-    throw UserError("cannot load model " + path + ": not a readable TorchScript file (" + first_line(e) + ")");
-  } catch (const std::exception& e) {  // e.g. a pickle or zip reader error outside c10::Error
-    std::string message = e.what();
-    message.resize(std::min(message.find('\n'), message.size()));
-    throw UserError("cannot load model " + path + ": not a readable TorchScript file (" + message + ")");
+    module = torch::jit::load(path, device);
+  } catch (const std::exception& e) {  // c10::Error, or a pickle or zip reader error outside it
+    throw UserError("cannot load model " + path + ": not a readable TorchScript file (" + error_summary(e) + ")");
   }
+  check_single_tensor_input(module, path);
+  return module;
+}
+
+void throw_forward_failure(const std::string& path, at::IntArrayRef input_shape, const std::exception& error) {
+  throw UserError(fmt::format("model {} failed on an input of shape {}: {}", path, shape_text(input_shape),
+                              error_summary(error)));
+}
+
+at::Tensor logits_tensor(const c10::IValue& output, const std::string& path) {
+  if (!output.isTensor()) {
+    throw UserError(fmt::format("model {} returns a {}; expected a tensor [N, classes]", path, output.type()->str()));
+  }
+  return output.toTensor();
+}
+
+at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, const std::string& path) {
+  c10::IValue output;
+  try {
+    output = module.forward({input});
+  } catch (const std::exception& e) {  // c10::Error from an op, torch::jit::JITException from a `raise`
+    throw_forward_failure(path, input.sizes(), e);
+  }
+  return logits_tensor(output, path);
 }
 
 }  // namespace quantsim::graph

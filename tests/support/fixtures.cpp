@@ -53,6 +53,7 @@ def forward(self, x):
 
 void make_image_folder(const std::string& root, const std::vector<std::string>& classes, int per_class, int seed) {
   cv::RNG rng(seed);
+  fs::create_directories(root);  // before classes.txt: a stream to a file in a missing folder fails silently
   std::ofstream order(fs::path(root) / "classes.txt");
   for (const auto& name : classes) {
     order << name << "\n";
