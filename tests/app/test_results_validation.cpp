@@ -66,7 +66,9 @@ void expect_one_line_error(const CommandResult& r, const std::vector<std::string
   EXPECT_EQ(r.exit_code, kExitUserError) << r.output;
   EXPECT_EQ(r.output.rfind("quant-sim: error: ", 0), 0u) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
-  for (const auto& needle : needles) EXPECT_NE(r.output.find(needle), std::string::npos) << needle << " in " << r.output;
+  for (const auto& needle : needles) {
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << " in " << r.output;
+  }
 }
 
 // One class of impossible line: how it is made from a good line (as text, for what JSON values cannot hold) and what

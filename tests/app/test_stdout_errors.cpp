@@ -19,7 +19,8 @@ using namespace quantsim::testing;
 namespace {
 
 std::string line_of(const std::string& model, const std::string& shard) {
-  nlohmann::json config = {{"qtype", "f32"}, {"shard", shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard)}};
+  const nlohmann::json shard_value = shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard);
+  const nlohmann::json config = {{"qtype", "f32"}, {"shard", shard_value}};
   return nlohmann::json{{"model_name", model}, {"precision", "FP32"}, {"top1", 50.0}, {"top5", 100.0},
                         {"top1_correct", 1}, {"top5_correct", 2}, {"images", 2}, {"model_sha256", "abc"},
                         {"data", "/d"}, {"config", config}}
