@@ -19,6 +19,11 @@ void write_file_atomically(const std::string& path, const std::string& contents)
 // older version or another tool) gets the line on a fresh line, never glued on. Creates parent folders.
 void append_line_locked(const std::string& path, const std::string& line);
 
+// As above, for files whose lines the caller can check: when the file ends mid-line and `is_whole_line` says its last
+// line is not a whole line that only lacks its '\n' (a write torn by a crash), that line is moved to <path>.torn
+// (with a warning) instead of being kept in the file, so that readers never meet it in the middle of the file.
+void append_line_locked(const std::string& path, const std::string& line, bool (*is_whole_line)(const std::string&));
+
 // Reads a whole file; throws UserError naming the path when it cannot be read or is not a regular file (see
 // open_regular_file_for_reading).
 std::string read_file(const std::string& path);

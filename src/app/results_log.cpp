@@ -26,6 +26,9 @@ nlohmann::json optional_json(const std::optional<T>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
+// A results line that only lacks its '\n' is kept; anything else at the end of the file is a torn write.
+bool is_whole_json_line(const std::string& line) { return nlohmann::json::accept(line); }
+
 }  // namespace
 
 nlohmann::json config_to_json(const Config& c) {
@@ -87,7 +90,7 @@ nlohmann::json config_to_json(const Config& c) {
 void append_result(const std::string& results_path, const nlohmann::json& record) {
   // A line the readers would refuse would make the whole file unreadable for merge, report, gate and sweep.
   ResultRecord::from_json(record, results_path + ": the line to append");
-  append_line_locked(results_path, record.dump());
+  append_line_locked(results_path, record.dump(), is_whole_json_line);
 }
 
 

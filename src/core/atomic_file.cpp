@@ -110,7 +110,47 @@ void append_or_roll_back(int fd, const std::string& text, off_t size, bool regul
 
 }  // namespace
 
-void append_line_locked(const std::string& path, const std::string& line) {
+namespace {
+
+// Offset of the first byte after the last '\n' of the first `size` bytes of `fd` (0 when there is none).
+off_t start_of_last_line(int fd, off_t size) {
+  char chunk[4096];
+  for (off_t end = size; end > 0;) {
+    const off_t begin = end > static_cast<off_t>(sizeof chunk) ? end - static_cast<off_t>(sizeof chunk) : 0;
+    const ssize_t n = ::pread(fd, chunk, static_cast<size_t>(end - begin), begin);
+    if (n <= 0) return end;  // unreadable (a write-only file): keep what is there
+    for (ssize_t i = n - 1; i >= 0; --i) {
+      if (chunk[i] == '\n') return begin + i + 1;
+    }
+    end = begin;
+  }
+  return 0;
+}
+
+std::string read_range(int fd, off_t begin, off_t end) {
+  std::string bytes(static_cast<size_t>(end - begin), '\0');
+  const ssize_t n = ::pread(fd, bytes.data(), bytes.size(), begin);
+  bytes.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return bytes;
+}
+
+// A torn last line is cut off the file so that the file stays readable line by line; its bytes are kept in
+// <path>.torn, so that nothing is lost.
+void set_aside_torn_line(int fd, const std::string& path, off_t line_start, off_t size) {
+  const std::string torn = read_range(fd, line_start, size);
+  append_line_locked(path + ".torn", torn);
+  if (::ftruncate(fd, line_start) != 0) {
+    throw UserError(fmt::format("{}: cannot cut off its torn last line: {}", path, std::strerror(errno)));
+  }
+  std::fprintf(stderr, "quant-sim: warning: %s: its last line was torn by an interrupted write; moved it (%lld bytes) "
+               "to %s.torn\n", path.c_str(), static_cast<long long>(size - line_start), path.c_str());
+}
+
+}  // namespace
+
+void append_line_locked(const std::string& path, const std::string& line) { append_line_locked(path, line, nullptr); }
+
+void append_line_locked(const std::string& path, const std::string& line, bool (*is_whole_line)(const std::string&)) {
   create_parent(path);
   // Read as well as write where allowed: the last byte says whether the file ends mid-line.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -121,8 +161,17 @@ void append_line_locked(const std::string& path, const std::string& line) {
     struct stat before {};
     if (::fstat(fd, &before) != 0) throw UserError(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
     const bool regular = S_ISREG(before.st_mode);  // devices and pipes (--out /dev/stdout) have no size to go back to
-    const bool fresh_line = regular && ends_mid_line(fd, before.st_size);
-    append_or_roll_back(fd, (fresh_line ? "\n" : "") + line + "\n", before.st_size, regular, path);
+    off_t size = before.st_size;
+    bool fresh_line = regular && ends_mid_line(fd, size);
+    if (fresh_line && is_whole_line != nullptr) {
+      const off_t line_start = start_of_last_line(fd, size);
+      if (!is_whole_line(read_range(fd, line_start, size))) {
+        set_aside_torn_line(fd, path, line_start, size);
+        size = line_start;
+        fresh_line = false;
+      }
+    }
+    append_or_roll_back(fd, (fresh_line ? "\n" : "") + line + "\n", size, regular, path);
   } catch (...) {
     ::flock(fd, LOCK_UN);
     ::close(fd);

@@ -307,6 +307,21 @@ TEST_F(TornLines, AppendAfterATornLineStartsANewLine) {
   EXPECT_EQ(read_file(path()), fp32_line().dump() + "\n" + torn() + "\n" + good_line().dump() + "\n");
 }
 
+TEST_F(TornLines, AResultAppendedAfterATornLineSetsItAsideAndKeepsTheFileReadable) {
+  std::ofstream(path()) << fp32_line().dump() << "\n" << torn();
+  append_result(path(), good_line());
+  EXPECT_EQ(read_file(path()), fp32_line().dump() + "\n" + good_line().dump() + "\n");
+  EXPECT_EQ(read_file(path() + ".torn"), torn() + "\n");  // nothing is lost
+  EXPECT_EQ(read_results_file(path()).size(), 2u);
+}
+
+TEST_F(TornLines, AResultAppendedAfterAWholeLineWithoutNewlineKeepsThatLine) {
+  std::ofstream(path()) << fp32_line().dump();
+  append_result(path(), good_line());
+  EXPECT_EQ(read_file(path()), fp32_line().dump() + "\n" + good_line().dump() + "\n");
+  EXPECT_FALSE(fs::exists(path() + ".torn"));
+}
+
 // Appends `line` to `path` in a child process whose file size limit is `limit` bytes (RLIMIT_FSIZE, SIGXFSZ ignored),
 // so that write() fails with EFBIG part-way, as on a full disk. Returns the child's exit code: 0 when the append threw
 // a UserError naming the file, 1 when it threw another message, 2 when it did not throw.
