@@ -12,6 +12,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "quantsim/atomic_file.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 
@@ -129,6 +130,37 @@ TEST_F(CleanErrors, ResizeThatWouldMakeAnImageTooLargeNamesTheImage) {
   cv::imwrite(thin, cv::Mat(200, 1, CV_8UC3, cv::Scalar(1, 2, 3)));  // 1 wide, 200 high: resize 1000 -> 1000x200000
   expect_error_after_banner(run_quant_sim(run_args(dir_ + "/tiny.pt", "--resize 1000 --crop 8")),
                             {"thin.png", "65536"});
+}
+
+TEST_F(CleanErrors, PathBeyondTheSystemLimitReadsAsACleanError) {
+  save_tiny_classifier(dir_ + "/tiny.pt", 4);
+  std::string deep = dir_;  // accepted as a flag (below PATH_MAX), too long once the statistics file is appended
+  while (deep.size() < 4080) deep += "/d";
+  expect_error_after_banner(run_quant_sim(run_args(dir_ + "/tiny.pt", "-sm collect --stats-dir " + deep)),
+                            {"File name too long"});
+}
+
+// Numbers out of range and fields of the wrong type in a sweep file: one line naming the file and the entry.
+TEST_F(CleanErrors, SweepFileNumbersOutOfRangeAndWrongTypes) {
+  const std::string sweep = dir_ + "/sweep.json";
+  const auto expect_sweep_error = [&](const std::string& grid, const std::string& field) {
+    quantsim::write_file_atomically(sweep, R"({"models": [{"name": "m", "model": "m.pt", "data": "d"}],
+        "methods": {"rtn": []}, )" + grid + "}");
+    SCOPED_TRACE(grid);
+    expect_one_line_error(run_command(std::string(QUANTSIM_BINARY_DIR) + "/quant-sim sweep " + sweep + " --list"),
+                          {"sweep.json", field});
+  };
+  for (const std::string& bits : {"-1", "1099511627776", "4294967304", "8.0", "\"8\"", "null"}) {
+    expect_sweep_error(R"("weight_bits": [)" + bits + R"(], "act_bits": [8])", "weight_bits[0]");
+  }
+  // The JSON reader refuses a number beyond double before any field is read: the message names the number.
+  expect_sweep_error(R"("weight_bits": [1e400], "act_bits": [8])", "1e400");
+  expect_sweep_error(R"("weight_bits": 8, "act_bits": [8])", "weight_bits");
+  expect_sweep_error(R"("weight_bits": [8], "act_bits": [8], "common": ["-b", 1e300])", "-b/--batch-size");
+  expect_sweep_error(R"("weight_bits": [8], "act_bits": [8], "common": "-b 8")", "common");
+  expect_sweep_error(R"("weight_bits": [8], "act_bits": [8], "fp32": "yes")", "fp32");
+  expect_sweep_error(R"("configurations": [{"method": "rtn", "weight_bits": 18446744073709551615, "act_bits": 8}])",
+                     "configurations[0].weight_bits");
 }
 
 }  // namespace
