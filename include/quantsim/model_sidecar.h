@@ -19,8 +19,9 @@ struct ModelSidecar {
 // "<dir>/<stem>.json" for "<dir>/<stem>.pt" (any extension).
 std::string sidecar_path_for(const std::string& model_path);
 
-// Reads the sidecar of `model_path`; std::nullopt when there is none. Throws UserError naming the JSON file when
-// it exists but is malformed.
+// Reads the sidecar of `model_path`; std::nullopt when there is none. Throws UserError naming the JSON file and the
+// field when it exists but is malformed: a field of the wrong type ("output" not an object, a class-order file that
+// is not a string), a size outside 0..kMaxImageSide, a non-positive std. A null field counts as absent.
 std::optional<ModelSidecar> read_model_sidecar(const std::string& model_path);
 
 // The preprocessing a run uses: overrides on top of the sidecar's, or on top of torchvision's defaults.

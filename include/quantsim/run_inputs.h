@@ -23,6 +23,8 @@ struct ModelFile {
 ModelFile resolve_model_file(const Config& config);
 
 // The images of `data_root` with labels from --synsets, else the sidecar's class-order file, else the dataset's own.
+// Throws UserError naming the sidecar when the class-order file it names is not found: sorted folder names would
+// give other labels.
 Dataset load_labelled_dataset(const std::string& data_root, const Config& config, const ModelFile& model);
 
 // "cpu" or "cuda[:k]": --device, else cuda when LibTorch sees a GPU. Throws UserError for cuda without a GPU.

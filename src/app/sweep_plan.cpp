@@ -365,7 +365,7 @@ SweepPlan load_sweep_plan(const std::string& path, const SweepOutputs& outputs) 
   Json file;
   try {
     file = Json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number such as 1e400
     throw UserError(fmt::format("sweep {}: not valid JSON: {}", path, e.what()));
   }
   const fs::path base = fs::absolute(path).parent_path();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "quantsim/errors.h"
 #include "quantsim/rgb_image.h"
@@ -113,6 +114,18 @@ torch::Tensor stack_on_this_thread(const std::vector<torch::Tensor>& tensors) {
   return out;
 }
 
+// stack_on_this_thread, with running out of memory for the batch reported as the user's to fix.
+torch::Tensor stack_batch(const std::vector<torch::Tensor>& tensors, const std::string& first_image) {
+  try {
+    return stack_on_this_thread(tensors);
+  } catch (const std::bad_alloc&) {
+  } catch (const c10::Error&) {  // the tensor allocator refusing the size
+  }
+  throw UserError(fmt::format("out of memory for a batch of {} images of {} (first: {}); lower -b/--batch-size or "
+                              "--resize/--crop",
+                              tensors.size(), shape_text(tensors.front()), first_image));
+}
+
 }  // namespace
 
 void BatchLoader::assemble(int64_t batch_index, PendingBatch* pending) {
@@ -136,7 +149,7 @@ void BatchLoader::assemble(int64_t batch_index, PendingBatch* pending) {
     }
     pending->tensors.clear();
     if (good.empty()) return;  // every image of this batch was bad: next() skips it
-    batch.images = stack_on_this_thread(good);
+    batch.images = stack_batch(good, images_[batch.indices.front()].path);
     batch.labels = torch::tensor(labels, torch::kInt64);
     pending->batch = std::move(batch);
   } catch (...) {

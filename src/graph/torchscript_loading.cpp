@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
+#include <regex>
 #include <sstream>
 
 #include "quantsim/atomic_file.h"
@@ -33,23 +33,27 @@ std::string first_line(const c10::Error& error) {
 }
 
 std::string error_summary(const std::exception& error) {
+  // After "Traceback of TorchScript ... (most recent call last):" come the frames (source lines, indented or not)
+  // and then the exception: "RuntimeError: ...", "builtins.AssertionError: ...". Without a traceback the first
+  // line says it all.
+  static const std::regex kExceptionLine(R"(([A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*(Error|Exception): .*)");
   std::istringstream lines(message_of(error));
   std::string line;
   std::string first;
+  std::string last;
   bool after_traceback = false;
   while (std::getline(lines, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     if (first.empty()) first = line;
-    // "Traceback of TorchScript (most recent call last):" (twice for loaded modules: serialized and original
-    // code), then indented frames; the first line back at the margin is the exception.
+    last = line;
     if (line.rfind("Traceback of TorchScript", 0) == 0) {
       after_traceback = true;
-    } else if (after_traceback && !std::isspace(static_cast<unsigned char>(line.front()))) {
+    } else if (after_traceback && std::regex_match(line, kExceptionLine)) {
       return line;
     }
   }
-  return first;
+  return after_traceback ? last : first;
 }
 
 void check_single_tensor_input(const torch::jit::Module& module, const std::string& path) {
