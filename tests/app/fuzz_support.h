@@ -282,8 +282,10 @@ inline std::vector<Json::json_pointer> swappable_pairs(const Json& document,
 // Structure-aware JSON mutations: another type, an extreme number (huge, negative), a number that JSON cannot hold
 // (NaN, 1e400), an empty string, a deleted key, swapped min/max, a number scaled or nudged, deep nesting, a changed
 // string, an extra key, a duplicated list element. `indent` is the dump style (-1: one line, as in a .jsonl file).
-// Texts that do not parse get byte mutations.
-inline Mutant mutate_json(const std::string& text, Random& rng, int indent, size_t kind) {
+// Texts that do not parse get byte mutations. `focus` (JSON pointers) names the parts a reader's answer depends on:
+// three mutants in four change a value at or below one of them.
+inline Mutant mutate_json(const std::string& text, Random& rng, int indent, size_t kind,
+                          const std::vector<std::string>& focus = {}) {
   Json document;
   try {
     document = Json::parse(text);
@@ -292,6 +294,19 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent, size
   }
   std::vector<Json::json_pointer> pointers;
   detail::collect_pointers(document, Json::json_pointer(), pointers);
+  if (!focus.empty() && !rng.one_in(4)) {
+    std::vector<Json::json_pointer> focused;
+    for (const auto& at : pointers) {
+      const std::string path = at.to_string();
+      for (const std::string& prefix : focus) {
+        if (path == prefix || starts_with(path, prefix + "/")) {
+          focused.push_back(at);
+          break;
+        }
+      }
+    }
+    if (!focused.empty()) pointers = focused;
+  }
   std::vector<Json::json_pointer> numbers, strings, inner;
   for (const auto& at : pointers) {
     if (document[at].is_number()) numbers.push_back(at);
@@ -532,9 +547,10 @@ inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& 
 }
 
 // Mutant `index` of a JSON file: byte-level or structural, by kind.
-inline Mutant mutate_json_file(const std::string& text, Random& rng, int index, int indent) {
+inline Mutant mutate_json_file(const std::string& text, Random& rng, int index, int indent,
+                               const std::vector<std::string>& focus = {}) {
   const size_t kind = static_cast<size_t>(index) % (kByteKinds + kJsonKinds);
-  return kind < kByteKinds ? mutate_bytes(text, rng, kind) : mutate_json(text, rng, indent, kind - kByteKinds);
+  return kind < kByteKinds ? mutate_bytes(text, rng, kind) : mutate_json(text, rng, indent, kind - kByteKinds, focus);
 }
 
 // Mutant `index` of a file of lines: byte-level or line-level, by kind.
@@ -606,7 +622,7 @@ inline std::string crash_problem(const RunOutput& run) {
   const std::string all = run.err + run.out;
   for (const char* sign : {"internal error", "terminate called", "Exception raised from", "frame #", "Traceback",
                            "Segmentation fault", "core dumped", "Assertion", "what():"}) {
-    if (all.find(sign) != std::string::npos) return std::string("'") + sign + "' in the output";
+    if (all.find(sign) != std::string::npos) return std::string(sign) + " in the output";
   }
   return "";
 }
