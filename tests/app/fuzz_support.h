@@ -17,6 +17,7 @@
 // Environment: QUANTSIM_FUZZ_SEED (default kDefaultSeed), QUANTSIM_FUZZ_ITERATIONS (mutants per reader, default per
 // reader), QUANTSIM_FUZZ_MUTANT (run only mutant k: the replay of one failure).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cctype>
@@ -29,14 +30,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/wait.h>
-
-#include <nlohmann/json.hpp>
 
 #include "quantsim/splitmix64.h"
 
@@ -47,8 +45,8 @@ using Json = nlohmann::ordered_json;
 
 constexpr uint64_t kDefaultSeed = 20240613;
 constexpr int kRunTimeoutSeconds = 20;
-constexpr int kMaxHangsPerReader = 3;     // a reader that hangs this often stops early: the test stays bounded
-constexpr int kDetailedFailures = 8;      // failures printed in full; the rest are only counted
+constexpr int kMaxHangsPerReader = 3;  // a reader that hangs this often stops early: the test stays bounded
+constexpr int kDetailedFailures = 8;   // failures printed in full; the rest are only counted
 constexpr size_t kExcerptLineLength = 200;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -182,11 +180,17 @@ struct Mutant {
   std::string text;         // the mutated file
 };
 
+// Kinds of mutation: the mutant with index k of a reader has kind k modulo the number of kinds, so that every kind
+// is exercised in every run; the generator chooses where and how.
+constexpr size_t kByteKinds = 5;
+constexpr size_t kJsonKinds = 12;
+constexpr size_t kLineKinds = 10;
+
 // Byte-level: flip a bit, delete a span, insert bytes, truncate, duplicate a span.
-inline Mutant mutate_bytes(const std::string& text, Random& rng) {
+inline Mutant mutate_bytes(const std::string& text, Random& rng, size_t kind) {
   const size_t size = text.size();
   const size_t at = rng.below(size + 1);
-  switch (rng.below(5)) {
+  switch (kind % kByteKinds) {
     case 0: {
       if (size == 0) break;
       const size_t offset = rng.below(size);
@@ -275,32 +279,47 @@ inline std::vector<Json::json_pointer> swappable_pairs(const Json& document,
 
 }  // namespace detail
 
-// Structure-aware JSON mutations: another type, a special number (huge, negative, NaN, 1e400), an empty string, a
-// deleted key, swapped min/max, a number scaled or nudged, deep nesting, a changed string, an extra key, a
-// duplicated list element. `indent` is the dump style (-1: one line, as in a .jsonl file). Texts that do not parse
-// get byte mutations.
-inline Mutant mutate_json(const std::string& text, Random& rng, int indent) {
+// Structure-aware JSON mutations: another type, an extreme number (huge, negative), a number that JSON cannot hold
+// (NaN, 1e400), an empty string, a deleted key, swapped min/max, a number scaled or nudged, deep nesting, a changed
+// string, an extra key, a duplicated list element. `indent` is the dump style (-1: one line, as in a .jsonl file).
+// Texts that do not parse get byte mutations. `focus` (JSON pointers) names the parts a reader's answer depends on:
+// three mutants in four change a value at or below one of them.
+inline Mutant mutate_json(const std::string& text, Random& rng, int indent, size_t kind,
+                          const std::vector<std::string>& focus = {}) {
   Json document;
   try {
     document = Json::parse(text);
   } catch (const nlohmann::json::exception&) {
-    return mutate_bytes(text, rng);
+    return mutate_bytes(text, rng, kind);
   }
   std::vector<Json::json_pointer> pointers;
   detail::collect_pointers(document, Json::json_pointer(), pointers);
+  if (!focus.empty() && !rng.one_in(4)) {
+    std::vector<Json::json_pointer> focused;
+    for (const auto& at : pointers) {
+      const std::string path = at.to_string();
+      for (const std::string& prefix : focus) {
+        if (path == prefix || starts_with(path, prefix + "/")) {
+          focused.push_back(at);
+          break;
+        }
+      }
+    }
+    if (!focused.empty()) pointers = focused;
+  }
   std::vector<Json::json_pointer> numbers, strings, inner;
   for (const auto& at : pointers) {
     if (document[at].is_number()) numbers.push_back(at);
     if (document[at].is_string()) strings.push_back(at);
     if (!at.empty()) inner.push_back(at);
   }
-  if (inner.empty()) return mutate_bytes(text, rng);
+  if (inner.empty()) return mutate_bytes(text, rng, kind);
   const auto& at = rng.pick(inner);
   Json& node = document[at];
   const std::string where = at.to_string();
   const std::string was = detail::short_dump(node);
 
-  switch (rng.below(11)) {
+  switch (kind % kJsonKinds) {
     case 0: {  // another type
       const std::vector<Json> others = {nullptr, true, "text", Json::array(), Json::object(), 0, Json::array({1, 2})};
       Json replacement = rng.pick(others);
@@ -309,11 +328,22 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent) {
       return {"json: " + where + " " + was + " -> " + detail::short_dump(replacement),
               document.dump(indent, ' ', false, Json::error_handler_t::replace)};
     }
-    case 1: {  // a special number, written raw (some are not JSON at all)
-      static const std::vector<std::string> kTokens = {
-          "NaN", "nan", "Infinity", "-Infinity", "1e400", "-1e400", "1e308", "-1e308", "9223372036854775807",
-          "18446744073709551616", "-9223372036854775809", "2147483648", "4294967296", "-1", "0", "-0.0", "1e-320",
-          "\"nan\"", "\"inf\"", "\"-inf\""};
+    case 1:    // an extreme number
+    case 2: {  // a number JSON cannot hold, written raw, or the statistics file's own names of non-finite numbers
+      static const std::vector<std::string> kExtreme = {"1e308",
+                                                        "-1e308",
+                                                        "9223372036854775807",
+                                                        "18446744073709551616",
+                                                        "-9223372036854775809",
+                                                        "2147483648",
+                                                        "4294967296",
+                                                        "-1",
+                                                        "0",
+                                                        "-0.0",
+                                                        "1e-320"};
+      static const std::vector<std::string> kNotFinite = {"NaN",    "nan",     "Infinity", "-Infinity", "1e400",
+                                                          "-1e400", "\"nan\"", "\"inf\"",  "\"-inf\""};
+      const std::vector<std::string>& kTokens = kind % kJsonKinds == 1 ? kExtreme : kNotFinite;
       const Json::json_pointer target_at = numbers.empty() ? at : rng.pick(numbers);
       const std::string token = rng.pick(kTokens);
       const std::string before = detail::short_dump(document[target_at]);
@@ -321,20 +351,21 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent) {
       return {"json: " + target_at.to_string() + " " + before + " -> " + token,
               detail::dump_with_raw(document, indent, token)};
     }
-    case 2:  // empty string
+    case 3:  // empty string
       node = "";
-      return {"json: " + where + " " + was + " -> \"\"", document.dump(indent, ' ', false, Json::error_handler_t::replace)};
-    case 3:  // delete the key or element
+      return {"json: " + where + " " + was + " -> \"\"",
+              document.dump(indent, ' ', false, Json::error_handler_t::replace)};
+    case 4:  // delete the key or element
       detail::erase_at(document, at);
       return {"json: delete " + where + " (was " + was + ")",
               document.dump(indent, ' ', false, Json::error_handler_t::replace)};
-    case 4: {  // swap min/max, else two siblings
+    case 5: {  // swap min/max, else two siblings
       const auto pairs = detail::swappable_pairs(document, pointers);
       if (!pairs.empty()) {
         const Json::json_pointer object_at = rng.pick(pairs);
         Json& object = document[object_at];
-        const bool extremes = object.contains("min") && object.contains("max") &&
-                              (!object.contains("min_batch_mean") || rng.one_in(2));
+        const bool extremes =
+            object.contains("min") && object.contains("max") && (!object.contains("min_batch_mean") || rng.one_in(2));
         const char* low = extremes ? "min" : "min_batch_mean";
         const char* high = extremes ? "max" : "max_batch_mean";
         std::swap(object[low], object[high]);
@@ -345,21 +376,22 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent) {
       if (parent.size() >= 2) {
         const std::string parent_where = at.parent_pointer().to_string();
         if (parent.is_array()) {
-          const size_t i = rng.below(parent.size()), j = rng.below(parent.size());
+          const size_t i = rng.below(parent.size()), j = (i + 1 + rng.below(parent.size() - 1)) % parent.size();
           std::swap(parent[i], parent[j]);
           return {"json: swap elements " + std::to_string(i) + " and " + std::to_string(j) + " of " + parent_where,
                   document.dump(indent, ' ', false, Json::error_handler_t::replace)};
         }
         std::vector<std::string> keys;
         for (const auto& item : parent.items()) keys.push_back(item.key());
-        const std::string a = rng.pick(keys), b = rng.pick(keys);
+        const size_t i = rng.below(keys.size()), j = (i + 1 + rng.below(keys.size() - 1)) % keys.size();
+        const std::string a = keys[i], b = keys[j];
         std::swap(parent[a], parent[b]);
         return {"json: swap values of " + a + " and " + b + " in " + parent_where,
                 document.dump(indent, ' ', false, Json::error_handler_t::replace)};
       }
       [[fallthrough]];
     }
-    case 5: {  // scale a number
+    case 6: {  // scale a number
       if (numbers.empty()) break;
       const auto& number_at = rng.pick(numbers);
       Json& number = document[number_at];
@@ -370,7 +402,7 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent) {
       return {"json: " + number_at.to_string() + " " + before + " * " + detail::short_dump(Json(factor)),
               document.dump(indent, ' ', false, Json::error_handler_t::replace)};
     }
-    case 6: {  // nudge a number to a nearby value: often still valid, with another meaning
+    case 7: {  // nudge a number to a nearby value: often still valid, with another meaning
       if (numbers.empty()) break;
       const auto& number_at = rng.pick(numbers);
       Json& number = document[number_at];
@@ -384,34 +416,39 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent) {
       return {"json: nudge " + number_at.to_string() + " " + before + " -> " + detail::short_dump(number),
               document.dump(indent, ' ', false, Json::error_handler_t::replace)};
     }
-    case 7: {  // deep nesting in place of a value
+    case 8: {  // deep nesting in place of a value
       const size_t depth = rng.one_in(2) ? 100000 : 1000;
-      const std::string raw = rng.one_in(2) ? std::string(depth, '[') + std::string(depth, ']')
-                                            : [&] {
-                                                std::string nested;
-                                                for (size_t i = 0; i < depth; ++i) nested += "{\"a\":";
-                                                return nested + "1" + std::string(depth, '}');
-                                              }();
+      const std::string raw = rng.one_in(2) ? std::string(depth, '[') + std::string(depth, ']') : [&] {
+        std::string nested;
+        for (size_t i = 0; i < depth; ++i) nested += "{\"a\":";
+        return nested + "1" + std::string(depth, '}');
+      }();
       node = detail::kRawPlaceholder;
       return {"json: " + where + " " + was + " -> nesting " + std::to_string(depth) + " deep",
               detail::dump_with_raw(document, indent, raw)};
     }
-    case 8: {  // change a string
+    case 9: {  // change a string
       if (strings.empty()) break;
       const auto& string_at = rng.pick(strings);
       Json& value = document[string_at];
       const std::string before = detail::short_dump(value);
       std::string changed = value.get<std::string>();
       switch (rng.below(3)) {
-        case 0: changed += "x"; break;
-        case 1: changed = changed.substr(0, changed.size() / 2); break;
-        default: changed = document[rng.pick(strings)].get<std::string>(); break;  // another string of the file
+        case 0:
+          changed += "x";
+          break;
+        case 1:
+          changed = changed.substr(0, changed.size() / 2);
+          break;
+        default:
+          changed = document[rng.pick(strings)].get<std::string>();
+          break;  // another string of the file
       }
       value = changed;
       return {"json: " + string_at.to_string() + " " + before + " -> " + detail::short_dump(value),
               document.dump(indent, ' ', false, Json::error_handler_t::replace)};
     }
-    case 9: {  // an extra key
+    case 10: {  // an extra key
       const Json::json_pointer object_at = node.is_object() ? at : at.parent_pointer();
       Json& object = document[object_at];
       if (!object.is_object()) break;
@@ -438,12 +475,12 @@ using Relabel = std::function<std::optional<std::string>(const std::string& line
 
 // Line-level: drop, duplicate, duplicate with another label, relabel, swap, empty line, very long line, CR/space
 // endings, a line of junk.
-inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& relabel) {
+inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& relabel, size_t kind) {
   std::vector<std::string> lines = split_lines(text);
-  if (lines.empty()) return mutate_bytes(text, rng);
+  if (lines.empty()) return mutate_bytes(text, rng, kind);
   const size_t k = rng.below(lines.size());
   const std::string line_k = "line " + std::to_string(k + 1);
-  switch (rng.below(10)) {
+  switch (kind % kLineKinds) {
     case 0: {
       const std::string dropped = lines[k];
       lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(k));
@@ -452,11 +489,11 @@ inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& 
     case 1:
       lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(rng.below(lines.size() + 1)), lines[k]);
       return {"lines: duplicate " + line_k + " '" + printable(lines[k]) + "'", join_lines(lines)};
-    case 2:
-    case 3: {
+    case 2:    // duplicate with another label
+    case 3: {  // relabel
       const std::optional<std::string> changed = relabel(lines[k], rng);
       if (!changed) break;
-      const bool duplicate = rng.one_in(2);
+      const bool duplicate = kind % kLineKinds == 2;
       const std::string before = lines[k];
       if (duplicate) {
         lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(k + 1), *changed);
@@ -468,7 +505,8 @@ inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& 
               join_lines(lines)};
     }
     case 4: {
-      const size_t j = rng.below(lines.size());
+      if (lines.size() < 2) break;
+      const size_t j = (k + 1 + rng.below(lines.size() - 1)) % lines.size();
       std::swap(lines[k], lines[j]);
       return {"lines: swap lines " + std::to_string(k + 1) + " and " + std::to_string(j + 1), join_lines(lines)};
     }
@@ -508,6 +546,19 @@ inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& 
   return {"lines: no newline at the end", out};
 }
 
+// Mutant `index` of a JSON file: byte-level or structural, by kind.
+inline Mutant mutate_json_file(const std::string& text, Random& rng, int index, int indent,
+                               const std::vector<std::string>& focus = {}) {
+  const size_t kind = static_cast<size_t>(index) % (kByteKinds + kJsonKinds);
+  return kind < kByteKinds ? mutate_bytes(text, rng, kind) : mutate_json(text, rng, indent, kind - kByteKinds, focus);
+}
+
+// Mutant `index` of a file of lines: byte-level or line-level, by kind.
+inline Mutant mutate_line_file(const std::string& text, Random& rng, int index, const Relabel& relabel) {
+  const size_t kind = static_cast<size_t>(index) % (kByteKinds + kLineKinds);
+  return kind < kByteKinds ? mutate_bytes(text, rng, kind) : mutate_lines(text, rng, relabel, kind - kByteKinds);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Running quant-sim
 
@@ -529,8 +580,8 @@ inline RunOutput run_quant_sim_in(const std::string& work_dir, const std::string
   const std::string out = work_dir + "/.fuzz_stdout", err = work_dir + "/.fuzz_stderr";
   // One thread: CI has 2 cores and runs two tests at once, and the statistics come out the same on every machine.
   const std::string command = "cd " + quoted(work_dir) + " && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout -k 5 " +
-                              std::to_string(kRunTimeoutSeconds) +
-                              " " + quoted(std::string(QUANTSIM_BINARY_DIR) + "/quant-sim") + " " + args + " > " +
+                              std::to_string(kRunTimeoutSeconds) + " " +
+                              quoted(std::string(QUANTSIM_BINARY_DIR) + "/quant-sim") + " " + args + " > " +
                               quoted(out) + " 2> " + quoted(err) + " < /dev/null";
   const int status = std::system(command.c_str());
   RunOutput run;
@@ -555,9 +606,9 @@ inline std::string excerpt(const RunOutput& run, size_t lines = 3) {
 inline bool is_warning_line(const std::string& line) {
   // "quant-sim: warning: ...", "quant-sim merge: warning: ...", and spdlog's default "[time] [warning] ..." (the
   // data readers warn through spdlog).
-  static const std::vector<std::string> kPrefixes = {"quant-sim: warning: ", "quant-sim merge: warning: ",
-                                                     "quant-sim sweep: warning: ", "quant-sim gate: warning: ",
-                                                     "quant-sim report: warning: "};
+  static const std::vector<std::string> kPrefixes = {
+      "quant-sim: warning: ", "quant-sim merge: warning: ", "quant-sim sweep: warning: ", "quant-sim gate: warning: ",
+      "quant-sim report: warning: "};
   for (const std::string& prefix : kPrefixes) {
     if (starts_with(line, prefix)) return true;
   }
@@ -571,7 +622,7 @@ inline std::string crash_problem(const RunOutput& run) {
   const std::string all = run.err + run.out;
   for (const char* sign : {"internal error", "terminate called", "Exception raised from", "frame #", "Traceback",
                            "Segmentation fault", "core dumped", "Assertion", "what():"}) {
-    if (all.find(sign) != std::string::npos) return std::string("'") + sign + "' in the output";
+    if (all.find(sign) != std::string::npos) return std::string(sign) + " in the output";
   }
   return "";
 }
@@ -617,9 +668,12 @@ struct Expectation {
 
 inline const char* expect_name(Expect kind) {
   switch (kind) {
-    case Expect::kError: return "a clean error";
-    case Expect::kSame: return "the same result or a clean error";
-    case Expect::kChanged: return "a consistent result or a clean error";
+    case Expect::kError:
+      return "a clean error";
+    case Expect::kSame:
+      return "the same result or a clean error";
+    case Expect::kChanged:
+      return "a consistent result or a clean error";
   }
   return "?";
 }
@@ -679,9 +733,9 @@ class Report {
     ++failures_;
     ++problems_[problem_class(verdict.problem + " <- " + expectation.why)];
     if (failures_ > kDetailedFailures) return;
-    details_ += "  mutant " + std::to_string(index) + ": " + mutant.description + "\n" +
-                "    expected " + expect_name(expectation.kind) + " (" + printable(expectation.why, 120) + ")\n" +
-                "    " + command + ": " + printable(verdict.problem, 200) + "\n" + excerpt(run) +
+    details_ += "  mutant " + std::to_string(index) + ": " + mutant.description + "\n" + "    expected " +
+                expect_name(expectation.kind) + " (" + printable(expectation.why, 120) + ")\n" + "    " + command +
+                ": " + printable(verdict.problem, 200) + "\n" + excerpt(run) +
                 "    replay: QUANTSIM_FUZZ_SEED=" + std::to_string(settings_.seed) +
                 " QUANTSIM_FUZZ_MUTANT=" + std::to_string(index) + " tests/test_app --gtest_filter=ReaderFuzz." +
                 reader_ + "\n";
@@ -699,10 +753,11 @@ class Report {
     }
     std::string classes;
     for (const auto& [problem, n] : problems_) classes += "    " + std::to_string(n) + " x " + problem + "\n";
-    ADD_FAILURE() << summary << "\n  by problem:\n" << classes << details_
-                  << (failures_ > kDetailedFailures ? "  (" + std::to_string(failures_ - kDetailedFailures) +
-                                                          " more failures not shown)\n"
-                                                    : "");
+    ADD_FAILURE() << summary << "\n  by problem:\n"
+                  << classes << details_
+                  << (failures_ > kDetailedFailures
+                          ? "  (" + std::to_string(failures_ - kDetailedFailures) + " more failures not shown)\n"
+                          : "");
   }
 
  private:
@@ -712,9 +767,9 @@ class Report {
     bool quoted_text = false, in_number = false;
     for (size_t i = 0; i < problem.size(); ++i) {
       const char c = problem[i];
-      const bool digit = std::isdigit(static_cast<unsigned char>(c)) ||
-                         (in_number && c == '.' && i + 1 < problem.size() &&
-                          std::isdigit(static_cast<unsigned char>(problem[i + 1])));
+      const bool digit =
+          std::isdigit(static_cast<unsigned char>(c)) ||
+          (in_number && c == '.' && i + 1 < problem.size() && std::isdigit(static_cast<unsigned char>(problem[i + 1])));
       if (c == '\'') {
         quoted_text = !quoted_text;
         if (quoted_text) out += "'...'";
@@ -748,7 +803,7 @@ struct ReaderUnderTest {
   std::string name;  // the TEST's name, e.g. "StatisticsFile"
   std::string file;  // the file the mutants replace
   int default_mutants = 30;
-  std::function<Mutant(const std::string& original, Random& rng)> mutate;
+  std::function<Mutant(const std::string& original, Random& rng, int index)> mutate;
   std::function<Expectation(const std::string& mutant_text)> expect;
   // The commands that read the file: each runs, then is judged.
   struct Command {
@@ -770,8 +825,8 @@ inline void fuzz_reader(const ReaderUnderTest& reader) {
   };
   for (const auto& command : reader.commands) {
     const Expectation unmutated = expect(command, original);
-    ASSERT_EQ(unmutated.kind, Expect::kSame) << command.name << ": the oracle refuses the unmutated " << reader.file
-                                             << ": " << unmutated.why;
+    ASSERT_EQ(unmutated.kind, Expect::kSame)
+        << command.name << ": the oracle refuses the unmutated " << reader.file << ": " << unmutated.why;
   }
   const int count = settings.iterations.value_or(reader.default_mutants);
   int first = 0, last = count;
@@ -781,7 +836,7 @@ inline void fuzz_reader(const ReaderUnderTest& reader) {
   int hangs = 0, ran = 0;
   for (int index = first; index < last && hangs < kMaxHangsPerReader; ++index, ++ran) {
     Random rng(mutant_seed(settings.seed, reader.name, index));
-    const Mutant mutant = reader.mutate(original, rng);
+    const Mutant mutant = reader.mutate(original, rng, index);
     write_text(reader.file, mutant.text);
     for (const auto& command : reader.commands) {
       const Expectation expectation = expect(command, mutant.text);

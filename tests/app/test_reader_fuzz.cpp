@@ -6,18 +6,17 @@
 //
 // RunOutput alone: ctest -R ReaderFuzz. Replay one failure: QUANTSIM_FUZZ_SEED=S QUANTSIM_FUZZ_MUTANT=K; more mutants:
 // QUANTSIM_FUZZ_ITERATIONS=N.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "app/fuzz_support.h"
 #include "support/fixtures.h"
@@ -73,14 +72,6 @@ bool is_non_empty_string(const json& value) { return value.is_string() && !value
 // a <= b, allowing for the rounding of statistics computed in floating point.
 bool at_most(double a, double b) { return a <= b + 1e-9 * std::max({1.0, std::abs(a), std::abs(b)}); }
 
-Mutant mutate_json_file(const std::string& text, Random& rng, int indent) {
-  return rng.one_in(3) ? mutate_bytes(text, rng) : mutate_json(text, rng, indent);
-}
-
-Mutant mutate_line_file(const std::string& text, Random& rng, const Relabel& relabel) {
-  return rng.one_in(3) ? mutate_bytes(text, rng) : mutate_lines(text, rng, relabel);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Evaluations: a main quant-sim run, its results line and its logits
 
@@ -97,8 +88,8 @@ class EvaluationCommand {
   RunOutput run() const {
     fs::remove(results());
     fs::remove(logits());
-    return run_quant_sim_in(dir_, args_ + kRunFlags + "--results " + quoted(results()) + " --save-logits " +
-                                      quoted(logits()));
+    return run_quant_sim_in(
+        dir_, args_ + kRunFlags + "--results " + quoted(results()) + " --save-logits " + quoted(logits()));
   }
   Evaluation evaluation() const {
     Evaluation evaluation;
@@ -260,9 +251,7 @@ class ReaderFuzz : public ::testing::Test {
   void SetUp() override {
     dir_ = fresh_temp_dir(std::string("fuzz_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);  // kept on failure, to look at
-  }
+  void TearDown() override { fs::remove_all(dir_); }
 
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
@@ -415,8 +404,8 @@ Expectation statistics_expectation(const json& original, const std::string& text
   for (size_t i = 0; i < sites.size(); ++i) {
     const json& expected = original["sites"][i];
     if (field(sites[i], "name") != expected["name"] || field(sites[i], "shape") != expected["shape"]) {
-      return Expectation::error(fmt::format("site {} is not the model's {} {}", i, expected["name"].dump(),
-                                            expected["shape"].dump()));
+      return Expectation::error(
+          fmt::format("site {} is not the model's {} {}", i, expected["name"].dump(), expected["shape"].dump()));
     }
     const int64_t channels = expected["shape"][0].get<int64_t>();
     if (std::string problem = site_stats_problem(sites[i], channels); !problem.empty()) {
@@ -443,23 +432,27 @@ TEST_F(ReaderFuzz, StatisticsFile) {
   ASSERT_FALSE(HasFailure());
   const std::vector<int64_t> labels = image_folder_order(kFolders).labels;
 
-  fuzz_reader({"StatisticsFile", file, 25,
-               [](const std::string& text, Random& rng) { return mutate_json_file(text, rng, 1); },
+  fuzz_reader({"StatisticsFile",
+               file,
+               25,
+               [](const std::string& text, Random& rng, int index) { return mutate_json_file(text, rng, index, 1); },
                [&](const std::string& text) { return statistics_expectation(original, text); },
-               {command("-sm use", [&] { return use.run(); },
-                        [&](const Expectation&, const std::string&) {
-                          return Judge{"outputs.json", {0},
-                                       [&](const RunOutput&) { return same_evaluation(use.evaluation(), baseline); },
-                                       [&](const RunOutput&) { return consistent_evaluation(use.evaluation(), labels); }};
-                        })}});
+               {command(
+                   "-sm use", [&] { return use.run(); },
+                   [&](const Expectation&, const std::string&) {
+                     return Judge{"outputs.json",
+                                  {0},
+                                  [&](const RunOutput&) { return same_evaluation(use.evaluation(), baseline); },
+                                  [&](const RunOutput&) { return consistent_evaluation(use.evaluation(), labels); }};
+                   })}});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Model sidecars: <model>.json beside <model>.pt (preprocessing, class count, class-order file)
 
 struct SidecarMeaning {
-  std::string invalid;  // why the sidecar is refused; empty when it is valid
-  json preprocess;      // the preprocessing in effect
+  std::string invalid;               // why the sidecar is refused; empty when it is valid
+  json preprocess;                   // the preprocessing in effect
   std::vector<std::string> classes;  // the class order in effect
 };
 
@@ -521,7 +514,10 @@ SidecarMeaning sidecar_preprocess(const json& document) {
   for (const json& s : *std) {
     if (s.get<double>() <= 0) return {"std is not positive", {}, {}};
   }
-  meaning.preprocess = {{"resize", *resize}, {"crop", *crop}, {"mean", *mean}, {"std", *std},
+  meaning.preprocess = {{"resize", *resize},
+                        {"crop", *crop},
+                        {"mean", *mean},
+                        {"std", *std},
                         {"interpolation", interpolation.is_null() ? json("bilinear") : interpolation}};
   return meaning;
 }
@@ -587,14 +583,19 @@ TEST_F(ReaderFuzz, ModelSidecar) {
     if (meaning.preprocess == original.preprocess) return matches_images(run.evaluation(), expected, rows);
     return consistent_evaluation(run.evaluation(), expected.labels);
   };
-  fuzz_reader({"ModelSidecar", file, 25,
-               [](const std::string& text, Random& rng) { return mutate_json_file(text, rng, 2); }, expect,
-               {command("evaluation", [&] { return run.run(); },
-                        [&](const Expectation&, const std::string& text) {
-                          return Judge{"cnn.json", {0},
-                                       [&](const RunOutput&) { return same_evaluation(run.evaluation(), baseline); },
-                                       [&, text](const RunOutput&) { return changed_result(text); }};
-                        })}});
+  fuzz_reader({"ModelSidecar",
+               file,
+               25,
+               [](const std::string& text, Random& rng, int index) { return mutate_json_file(text, rng, index, 2); },
+               expect,
+               {command(
+                   "evaluation", [&] { return run.run(); },
+                   [&](const Expectation&, const std::string& text) {
+                     return Judge{"cnn.json",
+                                  {0},
+                                  [&](const RunOutput&) { return same_evaluation(run.evaluation(), baseline); },
+                                  [&, text](const RunOutput&) { return changed_result(text); }};
+                   })}});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -664,8 +665,8 @@ std::string accuracy_problem(const json& line) {
   return "";
 }
 
-const char* const kMethodKeys[] = {"label", "act_sites", "qtype", "pcq_w", "pcq_a", "baa", "baw", "bcw", "vcw",
-                                   "weight_method", "clipping"};
+const char* const kMethodKeys[] = {"label", "act_sites", "qtype", "pcq_w",         "pcq_a",   "baa",
+                                   "baw",   "bcw",       "vcw",   "weight_method", "clipping"};
 
 // "" when the config keys that name a report row have the types a results line gives them.
 std::string method_keys_problem(const json& line) {
@@ -714,7 +715,9 @@ Expectation report_expectation(const std::vector<json>& original, const std::str
 json run_key(const json& line) {
   json config = line["config"];
   for (const char* per_shard : {"shard", "results", "save_logits", "layer_report"}) config.erase(per_shard);
-  return {{"config", config}, {"model_sha256", line["model_sha256"]}, {"data", line["data"]},
+  return {{"config", config},
+          {"model_sha256", line["model_sha256"]},
+          {"data", line["data"]},
           {"shards", shard_of_line(line)->second}};
 }
 
@@ -752,8 +755,8 @@ ExpectedMerge expected_merge(const std::string& text) {
     }
     runs[run].push_back(&line);
     json kept = key;
-    for (const char* field_name : {"images", "top1_correct", "top5_correct", "bad_images", "model_name", "precision",
-                                   "mode"}) {
+    for (const char* field_name :
+         {"images", "top1_correct", "top5_correct", "bad_images", "model_name", "precision", "mode"}) {
       kept[field_name] = field(line, field_name);
     }
     kept["k"] = shard_of_line(line)->first;
@@ -902,6 +905,25 @@ std::string report_table_problem(const std::string& csv, const std::vector<json>
   return "";
 }
 
+// Mutant `index` of a results file: byte-level, line-level, or the JSON structure of one line, by kind.
+Mutant mutate_results_file(const std::string& text, Random& rng, int index) {
+  const size_t kind = static_cast<size_t>(index) % (kByteKinds + kLineKinds + kJsonKinds);
+  if (kind < kByteKinds + kLineKinds) {
+    return mutate_line_file(text, rng, index, [](const std::string&, Random&) {
+      return std::optional<std::string>();  // results lines have no label to change
+    });
+  }
+  std::vector<std::string> lines = split_lines(text);
+  const size_t k = rng.below(lines.size());
+  static const std::vector<std::string> kRead = {
+      "/top1",       "/top5",         "/images",       "/top1_correct",     "/top5_correct",
+      "/model_name", "/precision",    "/mode",         "/model_sha256",     "/data",
+      "/bad_images", "/config/shard", "/config/label", "/config/act_sites", "/config/qtype"};
+  const Mutant mutant = mutate_json(lines[k], rng, -1, kind - kByteKinds - kLineKinds, kRead);
+  lines[k] = mutant.text;
+  return {"line " + std::to_string(k + 1) + ": " + mutant.description, join_lines(lines)};
+}
+
 TEST_F(ReaderFuzz, ResultsFile) {
   make_results_fixture(true);
   ASSERT_FALSE(HasFailure());
@@ -943,14 +965,17 @@ TEST_F(ReaderFuzz, ResultsFile) {
         return run_quant_sim_in(dir_, "merge results.jsonl --out merged.jsonl");
       },
       [&](const Expectation&, const std::string& text) {
-        const auto check = [this, text](const RunOutput&) { return merge_result_problem(path("merged.jsonl"), expected_merge(text)); };
+        const auto check = [this, text](const RunOutput&) {
+          return merge_result_problem(path("merged.jsonl"), expected_merge(text));
+        };
         return Judge{"results.jsonl", {0}, check, check};
       },
       merge_expect);
   const auto gate = command(
       "gate", [&] { return run_quant_sim_in(dir_, "gate results.jsonl --baseline baseline.json"); },
       [&](const Expectation&, const std::string& text) {
-        return Judge{"results.jsonl", {0, 1},
+        return Judge{"results.jsonl",
+                     {0, 1},
                      [&](const RunOutput& run) {
                        if (run.exit_code != 0) return std::string("the gate failed on results that mean the same");
                        return same_stdout(original_gate)(run);
@@ -961,19 +986,7 @@ TEST_F(ReaderFuzz, ResultsFile) {
                      }};
       },
       report_expect);
-  fuzz_reader({"ResultsFile", file, 20,
-               [](const std::string& text, Random& rng) {
-                 if (rng.one_in(2)) return mutate_line_file(text, rng, [](const std::string&, Random&) {
-                   return std::optional<std::string>();
-                 });
-                 // One line's JSON structure.
-                 std::vector<std::string> lines = split_lines(text);
-                 const size_t k = rng.below(lines.size());
-                 Mutant mutant = mutate_json(lines[k], rng, -1);
-                 lines[k] = mutant.text;
-                 return Mutant{"line " + std::to_string(k + 1) + ": " + mutant.description, join_lines(lines)};
-               },
-               report_expect, {report, merge, gate}});
+  fuzz_reader({"ResultsFile", file, 27, mutate_results_file, report_expect, {report, merge, gate}});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1040,30 +1053,37 @@ TEST_F(ReaderFuzz, GateBaseline) {
     if (same_entries(reading.entries, original.entries)) return Expectation::same();
     return Expectation::changed("other entries");
   };
-  fuzz_reader({"GateBaseline", file, 30,
-               [](const std::string& text, Random& rng) { return mutate_json_file(text, rng, 2); }, expect,
-               {command("gate", [&] { return run_quant_sim_in(dir_, "gate results.jsonl --baseline baseline.json"); },
-                        [&](const Expectation&, const std::string& text) {
-                          return Judge{"baseline.json", {0, 1},
-                                       [&](const RunOutput& run) {
-                                         return run.exit_code == 0 && run.out == original_gate.out
-                                                    ? ""
-                                                    : "the gate's verdict or table differs";
-                                       },
-                                       [&, text](const RunOutput& run) {
-                                         return gate_result_problem(run, baseline_reading(text).entries, *cells);
-                                       }};
-                        })}});
+  fuzz_reader({"GateBaseline",
+               file,
+               20,
+               [](const std::string& text, Random& rng, int index) {
+                 return mutate_json_file(text, rng, index, 2, {"/entries"});
+               },
+               expect,
+               {command(
+                   "gate", [&] { return run_quant_sim_in(dir_, "gate results.jsonl --baseline baseline.json"); },
+                   [&](const Expectation&, const std::string& text) {
+                     return Judge{"baseline.json",
+                                  {0, 1},
+                                  [&](const RunOutput& run) {
+                                    return run.exit_code == 0 && run.out == original_gate.out
+                                               ? ""
+                                               : "the gate's verdict or table differs";
+                                  },
+                                  [&, text](const RunOutput& run) {
+                                    return gate_result_problem(run, baseline_reading(text).entries, *cells);
+                                  }};
+                   })}});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Sweep files, read by `quant-sim sweep FILE --list`
 
-const std::set<std::string> kSweepKeys = {"models", "fp32", "weight_bits", "act_bits", "methods", "configurations",
-                                          "common", "stats_dir", "results", "description"};
-const std::set<std::string> kSweepOwnedFlags = {"model", "a", "arch", "models-dir", "data", "calib-data", "stats-dir",
-                                                "results", "label", "sweep-key", "qtype", "qw", "qweight", "shard",
-                                                "save-logits", "h", "help", "version"};
+const std::set<std::string> kSweepKeys = {"models",         "fp32",   "weight_bits", "act_bits", "methods",
+                                          "configurations", "common", "stats_dir",   "results",  "description"};
+const std::set<std::string> kSweepOwnedFlags = {
+    "model",     "a",     "arch", "models-dir", "data",  "calib-data",  "stats-dir", "results", "label",
+    "sweep-key", "qtype", "qw",   "qweight",    "shard", "save-logits", "h",         "help",    "version"};
 const std::regex kSweepName("[A-Za-z0-9._+-]+");
 
 // "--flag=value" -> "flag"; "-pcq_w" -> "pcq_w"; a value or a negative number -> "".
@@ -1114,7 +1134,8 @@ std::string sweep_cells(const Json& file, std::vector<std::string>* cells) {
         return "a configuration's bits";
       }
       if (raw["weight_bits"] == 32 && raw["act_bits"] == 32) return "W32A32";
-      if (!raw.contains("method") || !raw["method"].is_string() || !methods.contains(raw["method"].get<std::string>())) {
+      if (!raw.contains("method") || !raw["method"].is_string() ||
+          !methods.contains(raw["method"].get<std::string>())) {
         return "a configuration's method";
       }
       cells->push_back(fmt::format("W{}A{}/{}", raw["weight_bits"].dump(), raw["act_bits"].dump(),
@@ -1132,7 +1153,8 @@ std::string sweep_cells(const Json& file, std::vector<std::string>* cells) {
   for (const Json& w : file["weight_bits"]) {
     for (const Json& a : file["act_bits"]) {
       if (w == 32 && a == 32) return "W32A32";
-      for (const auto& method : methods.items()) cells->push_back(fmt::format("W{}A{}/{}", w.dump(), a.dump(), method.key()));
+      for (const auto& method : methods.items())
+        cells->push_back(fmt::format("W{}A{}/{}", w.dump(), a.dump(), method.key()));
     }
   }
   return "";
@@ -1273,18 +1295,21 @@ TEST_F(ReaderFuzz, SweepFile) {
     if (file_json == original_json) return Expectation::same();
     return Expectation::changed("another plan");
   };
-  fuzz_reader({"SweepFile", file, 30,
-               [](const std::string& text, Random& rng) { return mutate_json_file(text, rng, 2); }, expect,
-               {command("sweep --list", [&] { return run_quant_sim_in(dir_, "sweep sweep.json --list"); },
-                        [&](const Expectation&, const std::string& text) {
-                          return Judge{"sweep.json", {0},
-                                       [&](const RunOutput& run) {
-                                         return run.out == original_list.out ? "" : "another list";
-                                       },
-                                       [&, text](const RunOutput& run) {
-                                         return sweep_list_problem(run.out, sweep_reading(text, dir_));
-                                       }};
-                        })}});
+  fuzz_reader(
+      {"SweepFile",
+       file,
+       25,
+       [](const std::string& text, Random& rng, int index) { return mutate_json_file(text, rng, index, 2); },
+       expect,
+       {command(
+           "sweep --list", [&] { return run_quant_sim_in(dir_, "sweep sweep.json --list"); },
+           [&](const Expectation&, const std::string& text) {
+             return Judge{
+                 "sweep.json",
+                 {0},
+                 [&](const RunOutput& run) { return run.out == original_list.out ? "" : "another list"; },
+                 [&, text](const RunOutput& run) { return sweep_list_problem(run.out, sweep_reading(text, dir_)); }};
+           })}});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1361,18 +1386,21 @@ void fuzz_ground_truth(const std::string& name, const std::string& dir, const st
     return Expectation::changed("other images or labels");
   };
   const std::string file_name = fs::path(file).filename().string();
-  fuzz_reader({name, file, 25,
-               [relabel](const std::string& text, Random& rng) { return mutate_line_file(text, rng, relabel); },
+  fuzz_reader({name,
+               file,
+               20,
+               [relabel](const std::string& text, Random& rng, int index) {
+                 return mutate_line_file(text, rng, index, relabel);
+               },
                expect,
-               {ReaderUnderTest::Command{
-                   "evaluation", [&] { return run.run(); },
-                   [&](const Expectation&, const std::string& text) {
-                     const auto check = [&, text](const RunOutput&) {
-                       return matches_images(run.evaluation(), ground_truth(text).expected, rows);
-                     };
-                     return Judge{file_name, {0}, check, check};
-                   },
-                   nullptr}}});
+               {ReaderUnderTest::Command{"evaluation", [&] { return run.run(); },
+                                         [&](const Expectation&, const std::string& text) {
+                                           const auto check = [&, text](const RunOutput&) {
+                                             return matches_images(run.evaluation(), ground_truth(text).expected, rows);
+                                           };
+                                           return Judge{file_name, {0}, check, check};
+                                         },
+                                         nullptr}}});
 }
 
 TEST_F(ReaderFuzz, GroundTruthValTxt) {
@@ -1468,17 +1496,150 @@ TEST_F(ReaderFuzz, ClassOrderFile) {
     if (order.classes == original.classes) return Expectation::same();
     return Expectation::changed("another class order");
   };
-  fuzz_reader({"ClassOrderFile", file, 25,
-               [](const std::string& text, Random& rng) { return mutate_line_file(text, rng, class_order_relabel()); },
+  fuzz_reader({"ClassOrderFile",
+               file,
+               20,
+               [](const std::string& text, Random& rng, int index) {
+                 return mutate_line_file(text, rng, index, class_order_relabel());
+               },
                expect,
-               {command("evaluation", [&] { return run.run(); },
-                        [&](const Expectation&, const std::string& text) {
-                          const auto check = [&, text](const RunOutput&) {
-                            const ExpectedImages expected = image_folder_order(class_order_of(text, kFolders).classes);
-                            return matches_images(run.evaluation(), expected, rows);
-                          };
-                          return Judge{"synsets.txt", {0}, check, check};
-                        })}});
+               {command(
+                   "evaluation", [&] { return run.run(); },
+                   [&](const Expectation&, const std::string& text) {
+                     const auto check = [&, text](const RunOutput&) {
+                       const ExpectedImages expected = image_folder_order(class_order_of(text, kFolders).classes);
+                       return matches_images(run.evaluation(), expected, rows);
+                     };
+                     return Judge{"synsets.txt", {0}, check, check};
+                   })}});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The oracles can fail: a wrong answer, an unclean error or an accepted invalid file is caught even once every
+// reader above passes.
+
+TEST(ReaderFuzzOracle, OnlyACleanErrorOrTheDueResultPasses) {
+  const Judge judge{"stats.json",
+                    {0},
+                    [](const RunOutput&) { return std::string("other logits"); },
+                    [](const RunOutput&) { return std::string(); }};
+  const auto problem = [&](int exit_code, const std::string& err, const Expectation& expectation) {
+    return judge_run({exit_code, "", err}, expectation, judge).problem;
+  };
+  const Expectation invalid = Expectation::error("min > max"), same = Expectation::same(),
+                    changed = Expectation::changed("other values");
+  EXPECT_EQ(problem(2, "quant-sim: error: stats.json: min > max\n", invalid), "");
+  EXPECT_EQ(problem(2, "quant-sim: warning: slow\nquant-sim: error: stats.json: min > max\n", invalid), "");
+  EXPECT_NE(problem(2, "quant-sim: error: corrupt statistics\n", invalid), "");  // names no file
+  EXPECT_EQ(problem(2, "quant-sim: error: corrupt statistics\n", changed), "");
+  EXPECT_NE(problem(2, "quant-sim: cnn FP32 on images\nquant-sim: error: stats.json: x\n", invalid), "");
+  EXPECT_NE(problem(2, "quant-sim: error: stats.json: x\nquant-sim: error: again\n", invalid), "");
+  EXPECT_NE(problem(2, "quant-sim: error: stats.json: x\nException raised from parse\n", invalid), "");
+  EXPECT_NE(problem(1, "quant-sim: internal error: [json.exception.type_error.302]\n", changed), "");
+  EXPECT_NE(problem(139, "", changed), "");  // SIGSEGV
+  EXPECT_NE(problem(124, "", changed), "");  // hang
+  EXPECT_NE(problem(0, "", invalid), "");    // accepted
+  EXPECT_NE(problem(0, "", same), "");       // another answer where the same was due
+  EXPECT_EQ(problem(0, "", changed), "");
+}
+
+TEST(ReaderFuzzOracle, EvaluationsMustAgreeWithTheirLogitsAndLabels) {
+  Evaluation evaluation{json{{"top1", 50.0}, {"top5", 100.0}, {"images", 2}, {"top1_correct", 1}},
+                        Logits{2, kClasses, {1, 0, 0, 0, 0, 0, 0, 1}}};
+  EXPECT_EQ(consistent_evaluation(evaluation, {0, 1}), "");
+  EXPECT_NE(consistent_evaluation(evaluation, {0, 3}), "");     // the labels give 2 correct
+  EXPECT_NE(consistent_evaluation(evaluation, {0, 1, 2}), "");  // an image missing
+  evaluation.logits->values[7] = std::nanf("");
+  EXPECT_NE(consistent_evaluation(evaluation, {0, 1}), "");
+}
+
+TEST(ReaderFuzzOracle, StatisticsMustBePossible) {
+  const json record = {{"min", -1.0}, {"max", 2.0}, {"min_batch_mean", -0.5}, {"max_batch_mean", 1.5}, {"mean", 0.1},
+                       {"std", 0.5},  {"b", 0.4}};
+  json channels = json::object();
+  for (const auto& [key, value] : record.items()) channels[key] = json::array({value});
+  const json original = {
+      {"format", "quant-sim statistics"},
+      {"schema_version", 1},
+      {"metadata",
+       {{"model_sha256", "abc"},
+        {"model_path", "m.pt"},
+        {"arch", "m"},
+        {"act_sites", "outputs"},
+        {"calib_data", "d"},
+        {"calib_images", 8},
+        {"batch_size", 4},
+        {"tool_version", "0"},
+        {"created", "now"}}},
+      {"sites",
+       json::array({{{"name", "conv"}, {"shape", {1, 4, 4}}, {"per_tensor", record}, {"per_channel", channels}}})}};
+  const auto expect = [&](const std::function<void(json&)>& change) {
+    json document = original;
+    change(document);
+    return statistics_expectation(original, document.dump()).kind;
+  };
+  EXPECT_EQ(expect([](json&) {}), Expect::kSame);
+  EXPECT_EQ(expect([](json& d) { d["metadata"]["created"] = "later"; }), Expect::kSame);
+  EXPECT_EQ(expect([](json& d) { d["sites"][0]["per_tensor"]["max"] = 3.0; }), Expect::kChanged);
+  EXPECT_EQ(expect([](json& d) { d["sites"][0]["per_tensor"]["max"] = -2.0; }), Expect::kError);  // min > max
+  EXPECT_EQ(expect([](json& d) { d["sites"][0]["per_channel"]["std"][0] = -0.1; }), Expect::kError);
+  EXPECT_EQ(expect([](json& d) { d["sites"][0]["per_tensor"]["mean"] = "nan"; }), Expect::kError);
+  EXPECT_EQ(expect([](json& d) { d["sites"][0]["shape"][0] = 2; }), Expect::kError);
+  EXPECT_EQ(expect([](json& d) { d["metadata"]["model_sha256"] = "abd"; }), Expect::kError);
+  EXPECT_EQ(statistics_expectation(original, "{\"format\": 1e400}").kind, Expect::kError);
+}
+
+TEST(ReaderFuzzOracle, ASidecarMustNameAClassOrderFileThatExists) {
+  const std::string dir = fresh_temp_dir("fuzz_oracle_sidecar");
+  write_text(dir + "/order.txt", "c\na\nd\nb\n");
+  const json original = {{"preprocess", {{"mean", 0.5}, {"std", {0.2, 0.2, 0.2}}}},
+                         {"output", {{"num_classes", 4}, {"class_order_file", "order.txt"}}}};
+  const SidecarMeaning meaning = sidecar_meaning(original.dump(), dir, dir);
+  ASSERT_EQ(meaning.invalid, "");
+  EXPECT_EQ(meaning.classes, (std::vector<std::string>{"c", "a", "d", "b"}));
+  const auto invalid = [&](const std::function<void(json&)>& change) {
+    json document = original;
+    change(document);
+    return !sidecar_meaning(document.dump(), dir, dir).invalid.empty();
+  };
+  EXPECT_TRUE(invalid([](json& d) { d["output"]["class_order_file"] = "orders.txt"; }));
+  EXPECT_TRUE(invalid([](json& d) { d["output"]["class_order_file"] = 3; }));
+  EXPECT_TRUE(invalid([](json& d) { d["output"] = ""; }));
+  EXPECT_TRUE(invalid([](json& d) { d["output"]["num_classes"] = 5; }));
+  EXPECT_TRUE(invalid([](json& d) { d["preprocess"]["std"][1] = -1; }));
+  EXPECT_TRUE(invalid([](json& d) { d["preprocess"]["center_crop"] = 2.5; }));
+  EXPECT_TRUE(invalid([](json& d) { d["preprocess"]["interpolation"] = 1; }));
+  EXPECT_FALSE(invalid([](json& d) { d["output"].erase("class_order_file"); }));  // documented: sorted folders
+  EXPECT_EQ(sidecar_meaning(json{{"output", json::object()}}.dump(), dir, dir).classes, kFolders);
+  fs::remove_all(dir);
+}
+
+TEST(ReaderFuzzOracle, AGroundTruthFileMustGiveEachImageOneLabel) {
+  const std::set<std::string> present = {"x.png", "y.png"};
+  EXPECT_EQ(val_txt_ground_truth("x.png 1\ny.png 2\n", present).expected.labels, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(val_txt_ground_truth("x.png 1\nz.png 2\n\n", present).expected.images, (std::vector<std::string>{"x.png"}));
+  EXPECT_NE(val_txt_ground_truth("x.png 1\nx.png 2\n", present).invalid, "");
+  EXPECT_NE(val_txt_ground_truth("x.png 4\n", present).invalid, "");
+  EXPECT_NE(val_txt_ground_truth("x.png\n", present).invalid, "");
+  const std::vector<std::string> wnids = {"n1", "n2"};
+  EXPECT_EQ(loc_csv_ground_truth("ImageId,PredictionString\nx,n2 1 2\n", wnids, {"x"}).expected.labels,
+            (std::vector<int64_t>{1}));
+  EXPECT_NE(loc_csv_ground_truth("ImageId,PredictionString\nx,n3 1 2\n", wnids, {"x"}).invalid, "");
+  EXPECT_NE(class_order_of("a\nb\nc\nc\n", kFolders).invalid, "");
+  EXPECT_NE(class_order_of("a\nb\nc\n", kFolders).invalid, "");
+  EXPECT_EQ(class_order_of("d x\nc\nb\na\n\n", kFolders).classes, (std::vector<std::string>{"d", "c", "b", "a"}));
+}
+
+TEST(ReaderFuzzOracle, MutantsDependOnlyOnTheSeedTheReaderAndTheIndex) {
+  const std::string text = R"({"a": [1, 2.5, "x"], "b": {"min": 1, "max": 2}})";
+  const auto mutant = [&](uint64_t seed, const std::string& reader, int index) {
+    Random rng(mutant_seed(seed, reader, index));
+    return mutate_json_file(text, rng, index, 1).text;
+  };
+  EXPECT_EQ(mutant(7, "R", 3), mutant(7, "R", 3));
+  std::set<std::string> texts;
+  for (int index = 0; index < 20; ++index) texts.insert(mutant(7, "R", index));
+  EXPECT_GT(texts.size(), 15u);
 }
 
 }  // namespace
