@@ -4,19 +4,20 @@
 // mutants of the file and judges every outcome against an oracle computed from the mutated text (fuzz_support.h):
 // a clean one-line error, the same result, or (for a valid change of meaning) a consistent result.
 //
-// RunOutput alone: ctest -R ReaderFuzz. Replay one failure: QUANTSIM_FUZZ_SEED=S QUANTSIM_FUZZ_MUTANT=K; more mutants:
+// Run alone: ctest -R ReaderFuzz. Replay one failure: QUANTSIM_FUZZ_SEED=S QUANTSIM_FUZZ_MUTANT=K; more mutants:
 // QUANTSIM_FUZZ_ITERATIONS=N.
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "app/fuzz_support.h"
 #include "support/fixtures.h"
@@ -30,7 +31,6 @@ namespace {
 
 constexpr int kClasses = 4;
 constexpr int kPerClass = 2;
-constexpr int kImages = kClasses * kPerClass;
 const std::vector<std::string> kFolders = {"a", "b", "c", "d"};
 
 // Flags of every evaluation: one image per batch, so that an image's logits do not depend on which images share its
