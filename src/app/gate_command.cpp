@@ -10,6 +10,7 @@
 #include "quantsim/accuracy_gate.h"
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_nesting.h"
 #include "quantsim/subcommand_args.h"
 
 namespace quantsim {
@@ -35,8 +36,10 @@ cxxopts::Options gate_options() {
 }
 
 nlohmann::ordered_json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  check_json_nesting(text, path);
   try {
-    return nlohmann::ordered_json::parse(read_file(path));
+    return nlohmann::ordered_json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range such as 1e400
     throw UserError(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }

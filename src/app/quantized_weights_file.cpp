@@ -8,6 +8,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_nesting.h"
 #include "quantsim/sha256.h"
 
 // The bin file stores float32 and the codes' bytes as this machine lays them out; the format says little-endian.
@@ -197,7 +198,9 @@ void write_quantized_weights(const std::string& bin_path, const std::string& ind
 std::vector<WeightRecord> read_quantized_weights(const std::string& index_path) {
   IndexReader reader{index_path, {}};
   try {
-    const json index = json::parse(read_file(index_path));
+    const std::string text = read_file(index_path);
+    check_json_nesting(text, index_path);
+    const json index = json::parse(text);
     if (index.at("format") != kFormat || index.at("version") != kVersion) {
       reader.fail(fmt::format("not a {} file of version {}", kFormat, kVersion));
     }

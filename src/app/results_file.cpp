@@ -6,6 +6,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_nesting.h"
 #include "quantsim/result_record.h"
 
 namespace quantsim {
@@ -23,6 +24,7 @@ struct ParsedLine {
 // The line as JSON, or why it is not: nlohmann's reason without its "[json.exception...]" tag, and the last key read
 // before the error, which names the field of a number out of range such as 1e400.
 ParsedLine parse_line(const std::string& text) {
+  if (std::string problem = json_nesting_problem(text); !problem.empty()) return {nullptr, std::move(problem), false};
   std::string last_key;
   const nlohmann::json::parser_callback_t remember_keys = [&](int, nlohmann::json::parse_event_t event,
                                                               nlohmann::json& parsed) {

@@ -13,6 +13,7 @@
 #include "quantsim/atomic_file.h"
 #include "quantsim/cli.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_nesting.h"
 #include "quantsim/json_integer.h"
 #include "quantsim/sha256.h"
 #include "quantsim/statistics_store.h"
@@ -363,8 +364,10 @@ SweepPlan sweep_plan_from_json(const Json& file, const std::string& base_dir, co
 
 SweepPlan load_sweep_plan(const std::string& path, const SweepOutputs& outputs) {
   Json file;
+  const std::string text = read_file(path);
+  check_json_nesting(text, "sweep " + path);
   try {
-    file = Json::parse(read_file(path));
+    file = Json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number such as 1e400
     throw UserError(fmt::format("sweep {}: not valid JSON: {}", path, e.what()));
   }

@@ -9,6 +9,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_nesting.h"
 #include "quantsim/json_integer.h"
 
 namespace quantsim {
@@ -108,8 +109,10 @@ std::optional<ModelSidecar> read_model_sidecar(const std::string& model_path) {
   const std::string file = sidecar_path_for(model_path);
   if (std::error_code ec; !fs::exists(fs::symlink_status(file, ec))) return std::nullopt;  // read_file judges the rest
   json root;
+  const std::string text = read_file(file);
+  check_json_nesting(text, file);
   try {
-    root = json::parse(read_file(file));
+    root = json::parse(text);
   } catch (const json::exception& e) {
     throw UserError(fmt::format("{}: not valid JSON ({})", file, e.what()));
   }

@@ -16,6 +16,7 @@
 
 #include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
+#include "quantsim/json_nesting.h"
 #include "quantsim/utc_timestamp.h"
 
 namespace quantsim {
@@ -72,27 +73,37 @@ int64_t bounded_integer(const json& value, int64_t low, int64_t high, const std:
   return value.get<int64_t>();
 }
 
-// What a real collect produces: every value finite, min <= max, min_batch_mean <= max_batch_mean, std >= 0 and
-// b >= 0. Anything else would become a non-finite or inverted quantization range. `field` names a field of this
-// tensor or channel, e.g. "per_channel.std[3]".
+// What a real collect produces: every value finite; min <= min_batch_mean <= max_batch_mean <= max and
+// min <= mean <= max (averages of values never leave their range); 0 <= std, b <= max - min. Anything else would
+// become a non-finite, inverted or meaningless quantization range. The bounds allow a relative 1e-9 for the rounding
+// of double sums. `field` names a field of this tensor or channel, e.g. "per_channel.std[3]".
 void check_tensor_stats(const TensorStats& stats, const std::function<std::string(const char*)>& field) {
   for (const StatField& f : kStatFields) {
     const double value = stats.*f.member;
     if (!std::isfinite(value)) throw MalformedStatistics(fmt::format("{} is {}, must be finite", field(f.name), value));
   }
   const auto require_ordered = [&](const char* low, double low_value, const char* high, double high_value) {
-    if (low_value > high_value) {
+    const double slack = 1e-9 * std::max({1.0, std::abs(low_value), std::abs(high_value)});
+    if (low_value > high_value + slack) {
       throw MalformedStatistics(
           fmt::format("{} = {} is above {} = {}", field(low), low_value, field(high), high_value));
     }
   };
   require_ordered("min", stats.min, "max", stats.max);
+  require_ordered("min", stats.min, "min_batch_mean", stats.min_batch_mean);
   require_ordered("min_batch_mean", stats.min_batch_mean, "max_batch_mean", stats.max_batch_mean);
-  const auto require_non_negative = [&](const char* name, double value) {
+  require_ordered("max_batch_mean", stats.max_batch_mean, "max", stats.max);
+  require_ordered("min", stats.min, "mean", stats.mean);
+  require_ordered("mean", stats.mean, "max", stats.max);
+  const auto require_spread = [&](const char* name, double value) {
     if (value < 0.0) throw MalformedStatistics(fmt::format("{} = {} is negative", field(name), value));
+    const double range = stats.max - stats.min;
+    if (value > range + 1e-9 * std::max(1.0, range)) {
+      throw MalformedStatistics(fmt::format("{} = {} is wider than max - min = {}", field(name), value, range));
+    }
   };
-  require_non_negative("std", stats.std);
-  require_non_negative("b", stats.b);
+  require_spread("std", stats.std);
+  require_spread("b", stats.b);
 }
 
 // nlohmann's DOM builder that also keeps the path to the value being read (sites[3].per_channel.min[17]), so that
@@ -417,6 +428,7 @@ Statistics statistics_from_json(const std::string& text, const std::string& path
     return UserError(fmt::format("{}: corrupt statistics file ({}); run with -sm collect to rewrite it", path, reason));
   };
   json document;
+  if (const std::string problem = json_nesting_problem(text); !problem.empty()) throw corrupt(problem);
   LocatingParser parser(document);
   try {
     json::sax_parse(text, &parser);
