@@ -24,6 +24,15 @@ void append_line_locked(const std::string& path, const std::string& line);
 // (with a warning) instead of being kept in the file, so that readers never meet it in the middle of the file.
 void append_line_locked(const std::string& path, const std::string& line, bool (*is_whole_line)(const std::string&));
 
+// Throws the UserError that write_file_atomically(path) would throw because of what `path` is (a directory, FIFO,
+// socket or device, a dangling link, a link loop), without writing anything: a run checks its outputs before it
+// spends hours evaluating.
+void check_write_destination(const std::string& path);
+
+// Throws a UserError naming `path` when it exists (links followed) and is not a regular file, or is a dangling link or
+// a link loop: appending to a FIFO would block, and to a device would lose the line.
+void check_append_destination(const std::string& path);
+
 // Reads a whole file; throws UserError naming the path when it cannot be read or is not a regular file (see
 // open_regular_file_for_reading).
 std::string read_file(const std::string& path);

@@ -27,6 +27,10 @@ void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_cla
 // The first decodable image of `images` as a [1, 3, H, W] batch; UserError when none decodes.
 at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec);
 
+// Refuses, before anything runs, output files of `config` that could not be written: --results, --save-logits,
+// --layer-report and --export that name a directory, FIFO, device, dangling link or link loop. The error names the flag.
+void check_output_destinations(const Config& config);
+
 // Short name of a configuration for humans: "FP32", "W4A4", "W8A32"...
 std::string precision_label(const Config& config);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 #include "quantsim/prepared_model.h"
 #include "quantsim/run_support.h"
@@ -69,6 +70,7 @@ CalibrationPasses run_both_passes(PreparedModel& model, StatisticsCollector& col
 
 int run_collect(const Config& config) {
   const ModelFile model = resolve_model_file(config);
+  check_write_destination(statistics_path(config.stats_dir, model.name, config.act_sites));  // before hours of passes
   const std::string device = resolve_device(config);
   const std::string calib_root = config.calib_data.empty() ? config.data : config.calib_data;
   const Dataset dataset = load_labelled_dataset(calib_root, config, model);

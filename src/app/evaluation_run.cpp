@@ -150,6 +150,7 @@ nlohmann::json result_record(const Config& config, const ModelFile& model, const
 }  // namespace
 
 int run_evaluation(const Config& config) {
+  check_output_destinations(config);
   const ModelFile model = resolve_model_file(config);
   const std::string device = resolve_device(config);
   const Dataset dataset = load_labelled_dataset(config.data, config, model);

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "quantsim/atomic_file.h"
 #include "quantsim/errors.h"
 #include "quantsim/prepared_model.h"
 #include "quantsim/rgb_image.h"
@@ -16,8 +17,10 @@ void check_bad_images(const BatchLoader& loader, double max_share) {
   const int64_t bad = loader.bad_count();
   if (bad == 0) return;
   const BadImage first = loader.bad_images().front();
-  const std::string summary = fmt::format("{} of {} images could not be decoded (first: {}: {})", bad, loader.total(),
-                                          first.path, first.reason);
+  // Decoders name the image in their reason, or not: name it once.
+  const std::string what = first.reason.rfind(first.path, 0) == 0 ? first.reason : first.path + ": " + first.reason;
+  const std::string summary =
+      fmt::format("{} of {} images could not be decoded (first: {})", bad, loader.total(), what);
   if (static_cast<double>(bad) > max_share * static_cast<double>(loader.total())) {
     throw UserError(summary + fmt::format("; more than --max-bad-images {}", max_share));
   }
@@ -49,6 +52,21 @@ int64_t count_model_classes(const ModelFile& model, const Forward& forward, cons
   const at::Tensor logits = forward(first_decodable_image(images, spec)).to(at::kCPU);
   check_model_output(logits, 1, declared, model.path);
   return logits.size(1);
+}
+
+void check_output_destinations(const Config& config) {
+  const auto check = [](const char* flag, const std::string& path, void (*check_path)(const std::string&)) {
+    if (path.empty()) return;
+    try {
+      check_path(path);
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("flag {}: {}", flag, e.what()));
+    }
+  };
+  check("--results", config.results, check_append_destination);
+  check("--save-logits", config.save_logits, check_write_destination);
+  check("--layer-report", config.layer_report, check_write_destination);
+  check("--export", config.export_path, check_write_destination);
 }
 
 std::string precision_label(const Config& config) {

@@ -76,6 +76,14 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   temp.commit();
 }
 
+void check_write_destination(const std::string& path) { detail::resolve_write_destination(path); }
+
+void check_append_destination(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0 && errno == ENOENT) return;  // a new file
+  require_regular_file(path);
+}
+
 void write_output_file(const std::string& path, const std::string& contents) {
   if (path == "-" || path == "/dev/stdout") return write_to_standard_stream(stdout, contents, path);
   if (path == "/dev/stderr") return write_to_standard_stream(stderr, contents, path);

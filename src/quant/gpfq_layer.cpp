@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "quantsim/gpfq.h"
+#include "quantsim/weight_quantization.h"
 
 namespace quantsim {
 namespace {
@@ -44,6 +45,7 @@ at::Tensor grouped_weight_matrix(const Layer& layer) {
 
 QuantizedWeight gpfq_layer_weight(const Layer& layer, const at::Tensor& x, const at::Tensor& x_tilde,
                                   const GpfqLayerOptions& options) {
+  check_finite_weight(layer);  // NaN would spread through the greedy walk to every later weight of the neuron
   const at::Tensor& original = layer.original_weight;
   const at::Tensor weight = grouped_weight_matrix(layer).to(x.device());
   const GpfqAlphabet alphabet = gpfq_alphabet(weight, options.bits, options.scale, options.per_channel);

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "app/subcommand_runner.h"
 #include "quantsim/atomic_file.h"
@@ -106,6 +108,23 @@ TEST_F(SpecialFiles, SaveLogitsToAFifoOrADanglingLinkIsRefused) {
   EXPECT_TRUE(fs::is_fifo(dir_ + "/fifo.npy"));
   fs::create_symlink("missing/logits.npy", dir_ + "/dangling.npy");
   expect_error(run("--save-logits " + dir_ + "/dangling.npy"), dir_ + "/dangling.npy", "dangling symbolic link");
+}
+
+// Outputs are checked before the run evaluates anything: no accuracy line, no results line, for each output flag.
+TEST_F(SpecialFiles, BadOutputsAreRefusedBeforeTheRun) {
+  const std::vector<std::pair<std::string, std::string>> outputs = {
+      {"--save-logits", "fifo.npy"}, {"--layer-report", "fifo.csv"}, {"--results", "fifo.jsonl"}};
+  for (const auto& [flag, name] : outputs) {
+    const std::string path = dir_ + "/" + name;
+    ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+    const CommandResult r = run(flag + " " + path + (flag == "--layer-report" ? " --qtype int8 -sm no" : ""));
+    expect_error(r, "flag " + flag + ": " + path, "is a FIFO");
+    EXPECT_EQ(r.output.find("top-1"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/results.jsonl"));
+  fs::create_directory(dir_ + "/folder.pt");
+  expect_error(run("-qw int8 -sm no --export " + dir_ + "/folder.pt"), "flag --export: " + dir_ + "/folder.pt",
+               "is a directory");
 }
 
 TEST_F(SpecialFiles, ReportOutWritesStandardOutputInPlace) {
