@@ -611,7 +611,7 @@ struct ResultsLines {
 // Whether `line` is what a write cut short leaves: a JSON syntax error (not a number out of range, not a nesting
 // beyond the readers' bound), which readers skip with a warning when it is the last line and has no newline.
 bool torn_json_line(const std::string& line) {
-  if (!json_nesting_problem(line).empty()) return false;
+  if (!quantsim::json_nesting_problem(line).empty()) return false;
   try {
     parse_shallow<json>(line);
     return false;
