@@ -29,7 +29,7 @@ cxxopts::Options gate_options() {
      cxxopts::value<std::string>())
     ("write-baseline", "write the baseline from the results instead of checking (keeps known tolerances)")
     ("tolerance", "tolerance of new entries with --write-baseline, in points of top-1",
-     cxxopts::value<double>()->default_value("1.0"))
+     cxxopts::value<std::string>()->default_value("1.0"))
     ("h,help", "print this help");
   // clang-format on
   return options;
@@ -88,10 +88,7 @@ int run_gate_command(const std::vector<std::string>& args) {
   if (r.count("baseline") == 0) throw UserError("quant-sim gate: missing --baseline FILE (see quant-sim gate --help)");
   const std::string results_path = expand_user(r["results"].as<std::string>());
   const std::string baseline_path = expand_user(r["baseline"].as<std::string>());
-  const double tolerance = r["tolerance"].as<double>();
-  if (!std::isfinite(tolerance) || tolerance < 0) {
-    throw UserError("quant-sim gate: --tolerance must be a finite number, not negative");
-  }
+  const double tolerance = subcommand_non_negative_real(options, r, "tolerance");
   if (r.count("write-baseline")) return write_baseline(baseline_path, results_path, tolerance);
 
   const std::vector<GateEntry> baseline =

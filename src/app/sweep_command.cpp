@@ -23,7 +23,7 @@ cxxopts::Options sweep_options() {
     ("results", "results file (overrides the sweep file's \"results\")", cxxopts::value<std::string>())
     ("stats-dir", "statistics folder (overrides the sweep file's \"stats_dir\")", cxxopts::value<std::string>())
     ("device", "cpu | cuda[:k] for every run (not part of the configurations' keys)", cxxopts::value<std::string>())
-    ("j,workers", "image decoding threads of every run", cxxopts::value<int>())
+    ("j,workers", "image decoding threads of every run", cxxopts::value<std::string>())
     ("list", "print every configuration with its state (done, running, pending) and run nothing")
     ("h,help", "print this help");
   // clang-format on
@@ -56,19 +56,15 @@ int run_sweep_command(const std::vector<std::string>& args) {
   cxxopts::Options options = sweep_options();
   const cxxopts::ParseResult r = parse_subcommand_args(options, "sweep", args);
   if (printed_help(options, r)) return 0;
+  SweepOptions run_options;  // checked before the sweep file is read, as every flag is
+  if (r.count("device")) run_options.device = r["device"].as<std::string>();
+  if (r.count("workers")) run_options.workers = static_cast<int>(subcommand_integer(options, r, "workers", 1, 1024));
   SweepOutputs outputs;
   if (r.count("results")) outputs.results = expand_user(r["results"].as<std::string>());
   if (r.count("stats-dir")) outputs.stats_dir = expand_user(r["stats-dir"].as<std::string>());
   const std::string path = expand_user(r["sweep"].as<std::string>());
   const SweepPlan plan = load_sweep_plan(path, outputs);
   if (r.count("list")) return list_sweep(plan);
-
-  SweepOptions run_options;
-  if (r.count("device")) run_options.device = r["device"].as<std::string>();
-  if (r.count("workers")) {
-    run_options.workers = r["workers"].as<int>();
-    if (*run_options.workers < 1) throw UserError("quant-sim sweep: -j/--workers must be positive");
-  }
   const SweepSummary summary = run_sweep(plan, run_options);
   std::printf("sweep %s: %zu configurations: %d ran, %d already done, %d running in another process, %zu failed; "
               "results: %s\n",

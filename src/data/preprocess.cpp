@@ -49,8 +49,9 @@ void check_mean_values(const std::vector<double>& mean, const std::string& what)
 
 void check_std_values(const std::vector<double>& std, const std::string& what) {
   for (double s : std) {
-    if (!std::isfinite(s) || s <= 0.0) {
-      throw UserError(fmt::format("{}: {} is not a positive finite standard deviation", what, s));
+    // Normalisation divides in float32: a std below its smallest normal number would make the input infinite.
+    if (!std::isfinite(s) || s <= 0.0 || !std::isnormal(static_cast<float>(s))) {
+      throw UserError(fmt::format("{}: {} is not a positive finite standard deviation in float32", what, s));
     }
   }
 }

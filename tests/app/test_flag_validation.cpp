@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,19 @@ TEST(FlagValidation, NumbersThatFailToParseNameTheFlagAndValue) {
   expect_refused("-c 1e999std", "-c/--clipping");
 }
 
+TEST(FlagValidation, SubcommandNumbersThatFailToParseNameTheFlag) {
+  const std::string bin = std::string(QUANTSIM_BINARY_DIR) + "/quant-sim";
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"gate r.jsonl --baseline b.json --write-baseline --tolerance abc", "flag --tolerance: 'abc'"},
+           {"gate r.jsonl --baseline b.json --write-baseline --tolerance -1", "flag --tolerance: '-1'"},
+           {"sweep s.json -j abc", "flag --workers: 'abc'"},
+           {"sweep s.json -j 0", "flag --workers: '0'"}}) {
+    const CommandResult r = run_command(bin + " " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(flag), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
 TEST(FlagValidation, MaxBadImagesOutsideZeroToOne) {
   expect_refused("--max-bad-images 1.5", "--max-bad-images");
   expect_refused("--max-bad-images -0.1", "--max-bad-images");
@@ -56,6 +70,7 @@ TEST(FlagValidation, StdNotPositiveOrMeanStdNotFinite) {
   expect_refused("--std 0,0.2,0.2", "--std");
   expect_refused("--std -0.2,0.2,0.2", "--std");
   expect_refused("--std inf,0.2,0.2", "--std");
+  expect_refused("--std 1e-300,0.2,0.2", "--std");  // positive, but 0 in float32: the input would be infinite
   expect_refused("--mean nan,0.5,0.5", "--mean");
   expect_refused("--mean 1e400,0.5,0.5", "--mean");
 }
