@@ -261,6 +261,14 @@ TEST(ResultRecord, AnImpossibleRecordIsNeverAppended) {
   fs::remove_all(dir);
 }
 
+// A shard count no run could have (10^9 shards) is a missing shard, found without walking 1..N.
+TEST(ResultsValidationMerge, AHugeShardCountIsAMissingShardNotAnAllocation) {
+  const std::string dir = fresh_temp_dir("huge_shard_count");
+  std::ofstream(dir + "/r.jsonl") << good_line("1/999999999").dump() << "\n";
+  expect_one_line_error(run_subcommand("merge " + dir + "/r.jsonl"), {"is missing shard 2/999999999"});
+  fs::remove_all(dir);
+}
+
 // Torn lines: what a crash or a full disk left behind before appends were all-or-nothing.
 
 class TornLines : public ::testing::Test {
