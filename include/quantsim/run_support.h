@@ -21,6 +21,9 @@ void check_bad_images(const BatchLoader& loader, double max_share);
 int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
                             const PreprocessSpec& spec);
 
+// check_model_output on a [1, classes] output, then the sidecar's output.num_classes against it (naming the sidecar).
+void check_model_classes(const ModelFile& model, const at::Tensor& logits);
+
 // check_logits_shape (prepared_model.h) with the model file named in the error.
 void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model_path);
 

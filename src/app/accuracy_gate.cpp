@@ -102,8 +102,14 @@ std::vector<GateEntry> parse_gate_baseline(const nlohmann::json& baseline, const
     throw UserError(fmt::format("{}: a baseline is an object with a list \"entries\"", path));
   }
   std::vector<GateEntry> entries;
+  std::map<Cell, size_t> seen;  // a cell checked twice would pass or fail on whichever tolerance came first
   for (size_t i = 0; i < baseline["entries"].size(); ++i) {
     entries.push_back(parse_gate_entry(baseline["entries"][i], fmt::format("{}: entries[{}]", path, i)));
+    const auto [first, fresh] = seen.emplace(Cell{entries.back().model, entries.back().method}, i);
+    if (!fresh) {
+      throw UserError(fmt::format("{}: entries[{}]: {}: {} is already entries[{}]", path, i, entries.back().model,
+                                  entries.back().method, first->second));
+    }
   }
   return entries;
 }

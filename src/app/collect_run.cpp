@@ -81,8 +81,7 @@ int run_collect(const Config& config) {
   torch::InferenceMode inference;
   PreparedModel prepared = PreparedModel::load(model.path, {config.act_sites});
   prepared.to(torch::Device(device));
-  check_model_output(prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU), 1,
-                     model.sidecar && model.sidecar->num_classes ? *model.sidecar->num_classes : 0, model.path);
+  check_model_classes(model, prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU));
   std::fprintf(stderr, "quant-sim: collecting statistics of %s (%zu sites, act-sites %s) on %s: %zu images\n",
                model.name.c_str(), prepared.sites().size(), act_sites_name(config.act_sites).c_str(),
                dataset.root.c_str(), images.size());

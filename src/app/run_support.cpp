@@ -46,11 +46,18 @@ void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_cla
   }
 }
 
+void check_model_classes(const ModelFile& model, const at::Tensor& logits) {
+  check_model_output(logits, 1, 0, model.path);
+  if (model.sidecar && model.sidecar->num_classes && *model.sidecar->num_classes != logits.size(1)) {
+    throw UserError(fmt::format("{}: output.num_classes is {}, but model {} gives {} logits", model.sidecar->path,
+                                *model.sidecar->num_classes, model.path, logits.size(1)));
+  }
+}
+
 int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
                             const PreprocessSpec& spec) {
-  const int64_t declared = model.sidecar && model.sidecar->num_classes ? *model.sidecar->num_classes : 0;
   const at::Tensor logits = forward(first_decodable_image(images, spec)).to(at::kCPU);
-  check_model_output(logits, 1, declared, model.path);
+  check_model_classes(model, logits);
   return logits.size(1);
 }
 

@@ -43,7 +43,10 @@ int checked_image_side(int64_t size, const std::string& what) {
 
 void check_mean_values(const std::vector<double>& mean, const std::string& what) {
   for (double m : mean) {
-    if (!std::isfinite(m)) throw UserError(fmt::format("{}: {} is not a finite number", what, m));
+    // Normalisation subtracts in float32: a mean beyond its range would make the input infinite.
+    if (!std::isfinite(static_cast<float>(m))) {
+      throw UserError(fmt::format("{}: {} is not a finite number in float32", what, m));
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,17 @@ TEST_F(CleanErrors, ModelFailingOnTheInputShapeNamesTheShape) {
   module.define("def forward(self, x):\n    return torch.mean(torch.conv2d(x, self.weight), [2, 3])\n");
   module.save(model);
   expect_fails_cleanly_in_every_mode(model, {"failed on an input of shape [1, 3, 16, 16]"});
+}
+
+TEST_F(CleanErrors, ASidecarClassCountThatDiffersFromTheModelNamesTheSidecar) {
+  save_tiny_classifier(dir_ + "/tiny.pt", 4);
+  std::ofstream(dir_ + "/tiny.json") << R"({"output": {"num_classes": 3}})";
+  for (const char* mode : {"", "-sm collect"}) {
+    SCOPED_TRACE(mode);
+    const std::string args = run_args(dir_ + "/tiny.pt", mode) + " --stats-dir " + dir_ + "/stats";
+    expect_error_after_banner(run_quant_sim(args),
+                              {dir_ + "/tiny.json: output.num_classes is 3, but model " + dir_ + "/tiny.pt gives 4"});
+  }
 }
 
 TEST_F(CleanErrors, HugeCropOrResizeIsRefusedNamingTheFlag) {

@@ -71,6 +71,7 @@ TEST(FlagValidation, StdNotPositiveOrMeanStdNotFinite) {
   expect_refused("--std -0.2,0.2,0.2", "--std");
   expect_refused("--std inf,0.2,0.2", "--std");
   expect_refused("--std 1e-300,0.2,0.2", "--std");  // positive, but 0 in float32: the input would be infinite
+  expect_refused("--mean 1e308,0.2,0.2", "--mean");  // finite, but not in float32
   expect_refused("--mean nan,0.5,0.5", "--mean");
   expect_refused("--mean 1e400,0.5,0.5", "--mean");
 }

@@ -391,6 +391,16 @@ TEST(GateBaselineValidation, ImpossibleEntriesAreNamed) {
   EXPECT_EQ(with_entry("images", 2.5), "b.json: entries[0]: \"images\" must be a positive integer, not 2.5");
 }
 
+TEST(GateBaselineValidation, TheSameCellTwiceIsRefused) {
+  const json entry = {{"model", "net"}, {"method", "FP32"}, {"top1", 30}, {"tolerance", 1}, {"images", 10}};
+  try {
+    parse_gate_baseline({{"entries", {entry, entry}}}, "b.json");
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_STREQ(e.what(), "b.json: entries[1]: net: FP32 is already entries[0]");
+  }
+}
+
 TEST(GateBaselineValidation, BadBaselineFileIsOneLineNamingIt) {
   const std::string dir = fresh_temp_dir("gate_baseline_validation");
   std::ofstream(dir + "/r.jsonl") << fp32_line().dump() << "\n";
