@@ -26,9 +26,10 @@ namespace {
   throw UserError(fmt::format("{}: {} must be {}, got {}", file, field, expected, shown));
 }
 
-// An object member that must itself be an object when present (null counts as absent).
+// An object member that must itself be an object when present. null is refused, not read as absent: a section
+// that was meant to be there and is not would silently change the labels or the preprocessing.
 const json* object_field(const json& parent, const char* key, const std::string& file) {
-  if (!parent.contains(key) || parent.at(key).is_null()) return nullptr;
+  if (!parent.contains(key)) return nullptr;
   if (!parent.at(key).is_object()) wrong_field(file, key, "an object", parent.at(key));
   return &parent.at(key);
 }
@@ -81,7 +82,7 @@ PreprocessSpec read_preprocess(const json& root, const std::string& file) {
   return spec;
 }
 
-// "output": the number of classes and the class-order file, both optional (null counts as absent).
+// "output": the number of classes and the class-order file, both optional (a null field counts as absent).
 void read_output(const json& root, const std::string& file, ModelSidecar& sidecar) {
   const json* output = object_field(root, "output", file);
   if (output == nullptr) return;

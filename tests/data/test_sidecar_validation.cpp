@@ -34,6 +34,8 @@ void expect_sidecar_error(const std::string& json, const std::vector<std::string
 TEST(SidecarValidation, OutputThatIsNotAnObjectIsRefused) {
   expect_sidecar_error(R"({"output": "classes.txt"})", {"output", "an object"});
   expect_sidecar_error(R"({"output": [10, "classes.txt"]})", {"output", "an object"});
+  expect_sidecar_error(R"({"output": null})", {"output", "an object"});  // not read as "no output section"
+  expect_sidecar_error(R"({"preprocess": null})", {"preprocess", "an object"});
 }
 
 TEST(SidecarValidation, ClassOrderFileThatIsNotAStringIsRefused) {
