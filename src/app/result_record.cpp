@@ -150,6 +150,9 @@ void check_times(const json& record, const std::string& where) {
 
 std::string shard_field(const json& config, const std::string& where) {
   const std::string shard = string_field(config, "shard", "config.shard", where, "", /*null_allowed=*/true);
+  if (shard.empty() && config.contains("shard") && !config.at("shard").is_null()) {
+    refuse(where, "config.shard", "'' is not K/N with 1 <= K <= N (an unsharded run has null)");
+  }
   if (shard.empty()) return shard;
   try {
     parse_shard("config.shard", shard);

@@ -122,6 +122,7 @@ const std::vector<ImpossibleLine> kImpossibleLines = {
     {"OverLongString", [](json l) { return with(l, "model_name", std::string(5000, 'x')); },
      "model_name: a string of 5000 bytes"},
     {"MalformedShard", [](json l) { return with_config(l, "shard", "3/2"); }, "config.shard: '3/2' is not K/N"},
+    {"EmptyShard", [](json l) { return with_config(l, "shard", ""); }, "config.shard: '' is not K/N"},
 };
 
 // A folder with, for each reader, a file whose line 2 is the line under test: merge.jsonl (after the other shard of
