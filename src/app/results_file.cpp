@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/atomic_file.h"
+#include "quantsim/cli.h"
 #include "quantsim/errors.h"
 #include "quantsim/json_nesting.h"
 #include "quantsim/result_record.h"
@@ -36,7 +37,7 @@ ParsedLine parse_line(const std::string& text) {
   } catch (const nlohmann::json::exception& e) {
     std::string reason = e.what();
     if (const size_t tag_end = reason.find("] "); tag_end != std::string::npos) reason.erase(0, tag_end + 2);
-    if (reason.size() > kMaxReasonLength) reason = reason.substr(0, kMaxReasonLength) + "...";
+    reason = abbreviated(reason, kMaxReasonLength);
     if (!last_key.empty()) reason += " (after the key " + json_excerpt(last_key) + ")";
     return {nullptr, reason, dynamic_cast<const nlohmann::json::parse_error*>(&e) != nullptr};
   }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "quantsim/cli.h"
 #include "quantsim/errors.h"
 
 namespace quantsim {
@@ -39,7 +40,7 @@ namespace {
 
 [[noreturn]] void bad_value(const cxxopts::Options& options, const std::string& key, const std::string& value,
                             const std::string& expected) {
-  throw UserError(fmt::format("{}: flag --{}: '{}' is not {}", options.program(), key, value.substr(0, 100), expected));
+  throw UserError(fmt::format("{}: flag --{}: '{}' is not {}", options.program(), key, abbreviated(value), expected));
 }
 
 }  // namespace
