@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cpu/fake_quant_cpu.h"
-#include "quantsim/fake_quant.h"
+#include "quantsim/quant/fake_quant.h"
 
 #ifdef QUANTSIM_TORCH_CUDA
 #include <torch/cuda.h>

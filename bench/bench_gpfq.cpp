@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/gpfq.h"
+#include "quantsim/quant/gpfq.h"
 
 namespace {
 

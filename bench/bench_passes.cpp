@@ -18,13 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/activation_quantizer.h"
-#include "quantsim/batch_loader.h"
-#include "quantsim/dataset.h"
-#include "quantsim/model_sidecar.h"
-#include "quantsim/prepared_model.h"
-#include "quantsim/statistics_collector.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/app/config.h"
+#include "quantsim/app/run_options.h"
+#include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/data/batch_loader.h"
+#include "quantsim/data/dataset.h"
+#include "quantsim/data/model_sidecar.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/passes/statistics_collector.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/batch_loader.h"
-#include "quantsim/dataset.h"
-#include "quantsim/errors.h"
-#include "quantsim/model_sidecar.h"
+#include "quantsim/data/batch_loader.h"
+#include "quantsim/data/dataset.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/data/model_sidecar.h"
 
 namespace fs = std::filesystem;
 using quantsim::Batch;

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <exception>
 
-#include "quantsim/app.h"
-#include "quantsim/errors.h"
+#include "quantsim/app/app.h"
+#include "quantsim/core/errors.h"
 
 int main(int argc, char** argv) {
   try {

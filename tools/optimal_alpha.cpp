@@ -9,9 +9,9 @@
 #include <iostream>
 #include <string>
 
-#include "quantsim/aciq.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/quant/aciq.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "quantsim/app.h"
+#include "quantsim/app/app.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -10,14 +10,15 @@
 #include <fmt/format.h>
 #include <torch/csrc/jit/runtime/jit_exception.h>
 
-#include "quantsim/cli.h"
-#include "quantsim/errors.h"
-#include "quantsim/gate_command.h"
-#include "quantsim/merge_command.h"
-#include "quantsim/report_command.h"
-#include "quantsim/runs.h"
-#include "quantsim/sweep_command.h"
-#include "quantsim/torchscript_loading.h"
+#include "quantsim/app/cli.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/message_text.h"
+#include "quantsim/app/commands/gate_command.h"
+#include "quantsim/app/commands/merge_command.h"
+#include "quantsim/app/commands/report_command.h"
+#include "quantsim/app/runs.h"
+#include "quantsim/app/commands/sweep_command.h"
+#include "quantsim/graph/torchscript_loading.h"
 
 namespace quantsim {
 namespace {

@@ -1,4 +1,4 @@
-#include "quantsim/cli.h"
+#include "quantsim/app/cli.h"
 
 #include <algorithm>
 #include <array>
@@ -15,15 +15,16 @@
 #include <cxxopts.hpp>
 #include <fmt/format.h>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/bit_allocation.h"
-#include "quantsim/errors.h"
-#include "quantsim/export_check.h"
-#include "quantsim/flag_combinations.h"
-#include "quantsim/gpfq_weights.h"
-#include "quantsim/layer_report.h"
-#include "quantsim/preprocess.h"
-#include "quantsim/shard.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/quant/bit_allocation.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/message_text.h"
+#include "quantsim/app/option_checks.h"
+#include "quantsim/app/flag_combinations.h"
+#include "quantsim/passes/gpfq_weights.h"
+#include "quantsim/passes/layer_report.h"
+#include "quantsim/data/preprocess.h"
+#include "quantsim/data/shard.h"
 
 namespace quantsim {
 namespace {
@@ -421,11 +422,6 @@ Clipping parse_clipping(const std::string& value) {
     throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of no, laplace, gaus, Nstd", abbreviated(value)));
   }
   return clipping;
-}
-
-std::string abbreviated(const std::string& text, size_t max_chars) {
-  if (text.size() <= max_chars) return text;
-  return text.substr(0, max_chars) + "...";
 }
 
 std::string flag_label(const std::string& given_key) {

@@ -6,12 +6,14 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
-#include "quantsim/prepared_model.h"
-#include "quantsim/run_support.h"
-#include "quantsim/runs.h"
-#include "quantsim/statistics_collector.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/app/run_inputs.h"
+#include "quantsim/app/run_support.h"
+#include "quantsim/core/stopwatch.h"
+#include "quantsim/app/runs.h"
+#include "quantsim/passes/statistics_collector.h"
 
 namespace quantsim {
 namespace {
@@ -72,11 +74,10 @@ int run_collect(const Config& config) {
   const ModelFile model = resolve_model_file(config);
   check_write_destination(statistics_path(config.stats_dir, model.name, config.act_sites));  // before hours of passes
   const std::string device = resolve_device(config);
-  const std::string calib_root = config.calib_data.empty() ? config.data : config.calib_data;
-  const Dataset dataset = load_labelled_dataset(calib_root, config, model);
-  const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
-  const std::vector<LabeledImage> images =
-      select_images(dataset.images, config.calib_size.value_or(kDefaultCalibrationImages), config.shuffle, config.seed);
+  const ImageSet calibration =
+      calibration_images(config, model, config.calib_size.value_or(kDefaultCalibrationImages), "-cs");
+  const std::vector<LabeledImage>& images = calibration.images;
+  const PreprocessSpec& spec = calibration.spec;
 
   torch::InferenceMode inference;
   PreparedModel prepared = PreparedModel::load(model.path, {config.act_sites});
@@ -84,18 +85,18 @@ int run_collect(const Config& config) {
   check_model_classes(model, prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU));
   std::fprintf(stderr, "quant-sim: collecting statistics of %s (%zu sites, act-sites %s) on %s: %zu images\n",
                model.name.c_str(), prepared.sites().size(), act_sites_name(config.act_sites).c_str(),
-               dataset.root.c_str(), images.size());
+               calibration.root.c_str(), images.size());
 
   StatisticsCollector collector(prepared.sites());
   const CalibrationPasses passes = run_both_passes(prepared, collector, images, spec, config);
-  if (passes.images == 0) throw UserError(fmt::format("{}: no calibration image could be decoded", dataset.root));
+  if (passes.images == 0) throw UserError(fmt::format("{}: no calibration image could be decoded", calibration.root));
 
   Statistics statistics;
   statistics.metadata.model_sha256 = model.sha256;
   statistics.metadata.model_path = model.path;
   statistics.metadata.arch = model.name;
   statistics.metadata.act_sites = act_sites_name(config.act_sites);
-  statistics.metadata.calib_data = dataset.root;
+  statistics.metadata.calib_data = calibration.root;
   statistics.metadata.calib_images = passes.images;
   statistics.metadata.batch_size = config.batch_size;
   statistics.sites = collector.finish();

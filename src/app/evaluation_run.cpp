@@ -5,20 +5,24 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-#include "quantsim/torchscript_loading.h"
-#include "quantsim/activation_quantizer.h"
-#include "quantsim/errors.h"
-#include "quantsim/gpfq_weights.h"
-#include "quantsim/layer_report_recorder.h"
-#include "quantsim/model_export.h"
-#include "quantsim/npy_writer.h"
-#include "quantsim/prepared_model.h"
-#include "quantsim/results_log.h"
-#include "quantsim/run_support.h"
-#include "quantsim/runs.h"
-#include "quantsim/shard.h"
-#include "quantsim/statistics_collector.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/graph/torchscript_loading.h"
+#include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/passes/gpfq_weights.h"
+#include "quantsim/passes/layer_report_recorder.h"
+#include "quantsim/app/config_json.h"
+#include "quantsim/app/export_run.h"
+#include "quantsim/app/run_inputs.h"
+#include "quantsim/app/run_options.h"
+#include "quantsim/core/stopwatch.h"
+#include "quantsim/export/npy_writer.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/results/results_log.h"
+#include "quantsim/app/run_support.h"
+#include "quantsim/app/runs.h"
+#include "quantsim/data/shard.h"
+#include "quantsim/passes/statistics_collector.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {
 namespace {
@@ -62,7 +66,9 @@ void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const M
   PreparedModel& model = pipeline.model;
   std::vector<QuantizedWeight> weights;
   if (config.weight_method == WeightMethod::kGpfq) {
-    weights = gpfq_quantized_weights(config, file, model.device());
+    weights = gpfq_quantized_weights(gpfq_options(config),
+                                     calibration_images(config, file, config.gpfq_samples, "--gpfq-samples"), file,
+                                     model.device());
   } else {
     const WeightQuantOptions options = weight_quant_options(config);
     for (const Layer& layer : model.layers()) weights.push_back(quantize_layer_weight(layer, options));
@@ -110,7 +116,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   }
   runnable.keep_alive = pipeline;
   if (!config.layer_report.empty()) {
-    runnable.layer_report = std::make_shared<LayerReportRecorder>(config, model, pipeline->model, *pipeline->quantizer,
+    runnable.layer_report = std::make_shared<LayerReportRecorder>(layer_report_options(config), model, pipeline->model, *pipeline->quantizer,
                                                                   pipeline->weights);
   }
   runnable.forward = [pipeline, report = runnable.layer_report](const at::Tensor& x) {

@@ -1,9 +1,10 @@
-#include "quantsim/flag_combinations.h"
+#include "quantsim/app/flag_combinations.h"
 
 #include <fmt/format.h>
 
-#include "quantsim/cli.h"
-#include "quantsim/errors.h"
+#include "quantsim/app/cli.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/message_text.h"
 
 namespace quantsim {
 namespace {

@@ -1,12 +1,12 @@
-#include "quantsim/run_inputs.h"
+#include "quantsim/app/run_inputs.h"
 
 #include <filesystem>
 
 #include <fmt/format.h>
 #include <torch/cuda.h>
 
-#include "quantsim/errors.h"
-#include "quantsim/sha256.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/sha256.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;
@@ -66,6 +66,14 @@ std::string resolve_device(const Config& config) {
     throw UserError(fmt::format("--device {}: no CUDA device is available to this build of quant-sim", config.device));
   }
   return config.device;
+}
+
+ImageSet calibration_images(const Config& config, const ModelFile& model, std::optional<int64_t> count,
+                            const std::string& flag) {
+  const Dataset dataset = load_labelled_dataset(config.calib_data.empty() ? config.data : config.calib_data, config,
+                                                model);
+  return {dataset.root, select_images(dataset.images, count, config.shuffle, config.seed, flag),
+          resolve_preprocess(model.sidecar, config.preprocess)};
 }
 
 }  // namespace quantsim

@@ -1,4 +1,4 @@
-#include "quantsim/run_support.h"
+#include "quantsim/app/run_support.h"
 
 #include <chrono>
 #include <cstdio>
@@ -6,26 +6,12 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
-#include "quantsim/prepared_model.h"
-#include "quantsim/rgb_image.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/data/rgb_image.h"
 
 namespace quantsim {
-
-void check_bad_images(const BatchLoader& loader, double max_share) {
-  const int64_t bad = loader.bad_count();
-  if (bad == 0) return;
-  const BadImage first = loader.bad_images().front();
-  // Decoders name the image in their reason, or not: name it once.
-  const std::string what = first.reason.rfind(first.path, 0) == 0 ? first.reason : first.path + ": " + first.reason;
-  const std::string summary =
-      fmt::format("{} of {} images could not be decoded (first: {})", bad, loader.total(), what);
-  if (static_cast<double>(bad) > max_share * static_cast<double>(loader.total())) {
-    throw UserError(summary + fmt::format("; more than --max-bad-images {}", max_share));
-  }
-  std::fprintf(stderr, "quant-sim: warning: %s; they were skipped\n", summary.c_str());
-}
 
 at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec) {
   for (const LabeledImage& image : images) {
@@ -74,16 +60,6 @@ void check_output_destinations(const Config& config) {
   check("--save-logits", config.save_logits, check_write_destination);
   check("--layer-report", config.layer_report, check_write_destination);
   check("--export", config.export_path, check_write_destination);
-}
-
-std::string precision_label(const Config& config) {
-  if (config.act_bits == 0 && config.weight_bits == 0) return "FP32";
-  const auto bits = [](int b) { return b == 0 ? 32 : b; };
-  return fmt::format("W{}A{}", bits(config.weight_bits), bits(config.act_bits));
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace quantsim

@@ -1,4 +1,4 @@
-#include "quantsim/atomic_file.h"
+#include "quantsim/core/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 #include "regular_file_internal.h"
 #include "temp_file.h"
 

@@ -1,4 +1,4 @@
-#include "quantsim/bit_packing.h"
+#include "quantsim/core/bit_packing.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "quantsim/file_lock.h"
+#include "quantsim/core/file_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

@@ -1,8 +1,8 @@
-#include "quantsim/json_nesting.h"
+#include "quantsim/core/json_nesting.h"
 
 #include <fmt/format.h>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 #include "regular_file_internal.h"
 
 namespace quantsim {

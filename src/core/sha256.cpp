@@ -1,4 +1,4 @@
-#include "quantsim/sha256.h"
+#include "quantsim/core/sha256.h"
 
 #include <openssl/evp.h>
 
@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

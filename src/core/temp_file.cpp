@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim::detail {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "quantsim/utc_timestamp.h"
+#include "quantsim/core/utc_timestamp.h"
 
 #include <ctime>
 

@@ -1,13 +1,14 @@
-#include "quantsim/batch_loader.h"
+#include "quantsim/data/batch_loader.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
-#include "quantsim/errors.h"
-#include "quantsim/rgb_image.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/data/rgb_image.h"
 
 namespace quantsim {
 
@@ -190,6 +191,20 @@ std::vector<BadImage> BatchLoader::bad_images() const {
   std::vector<BadImage> bad;
   for (const auto& [index, image] : bad_images_) bad.push_back(image);
   return bad;
+}
+
+void check_bad_images(const BatchLoader& loader, double max_share) {
+  const int64_t bad = loader.bad_count();
+  if (bad == 0) return;
+  const BadImage first = loader.bad_images().front();
+  // Decoders name the image in their reason, or not: name it once.
+  const std::string what = first.reason.rfind(first.path, 0) == 0 ? first.reason : first.path + ": " + first.reason;
+  const std::string summary =
+      fmt::format("{} of {} images could not be decoded (first: {})", bad, loader.total(), what);
+  if (static_cast<double>(bad) > max_share * static_cast<double>(loader.total())) {
+    throw UserError(summary + fmt::format("; more than --max-bad-images {}", max_share));
+  }
+  std::fprintf(stderr, "quant-sim: warning: %s; they were skipped\n", summary.c_str());
 }
 
 }  // namespace quantsim

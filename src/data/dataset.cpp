@@ -1,4 +1,4 @@
-#include "quantsim/dataset.h"
+#include "quantsim/data/dataset.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,9 +11,9 @@
 #include <unordered_set>
 
 #include "dataset_layouts.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
-#include "quantsim/splitmix64.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/splitmix64.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;

@@ -7,8 +7,8 @@
 #include <unordered_set>
 
 #include "dataset_layouts.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim::detail {
 namespace fs = std::filesystem;

@@ -6,8 +6,8 @@
 #include <unordered_map>
 
 #include "dataset_layouts.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim::detail {
 namespace fs = std::filesystem;

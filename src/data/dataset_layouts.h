@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/dataset.h"
+#include "quantsim/data/dataset.h"
 
 namespace quantsim::detail {
 

@@ -1,4 +1,4 @@
-#include "quantsim/model_sidecar.h"
+#include "quantsim/data/model_sidecar.h"
 
 #include <fmt/format.h>
 
@@ -7,10 +7,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
-#include "quantsim/json_nesting.h"
-#include "quantsim/json_integer.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/json_nesting.h"
+#include "quantsim/core/json_integer.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;

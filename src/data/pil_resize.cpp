@@ -1,4 +1,4 @@
-#include "quantsim/pil_resize.h"
+#include "quantsim/data/pil_resize.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "quantsim/preprocess.h"
+#include "quantsim/data/preprocess.h"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <new>
 
-#include "quantsim/errors.h"
-#include "quantsim/rgb_image.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/data/rgb_image.h"
 
 namespace quantsim {
 namespace {

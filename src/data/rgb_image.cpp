@@ -1,7 +1,7 @@
-#include "quantsim/rgb_image.h"
+#include "quantsim/data/rgb_image.h"
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 #ifdef QUANTSIM_WITH_OPENCV
 #include <opencv2/core.hpp>
@@ -39,8 +39,7 @@ RgbImage decode_image_rgb(const std::string& path) {
 #else
 
 RgbImage decode_image_rgb(const std::string& path) {
-  throw UserError(path + ": this build of quant-sim has no image decoder (built without OpenCV); "
-                  "use a preprocessed tensor cache");
+  throw UserError(path + ": this build of quant-sim has no image decoder (built without OpenCV)");
 }
 
 #endif

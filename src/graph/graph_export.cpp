@@ -7,7 +7,7 @@
 
 #include <stdexcept>
 
-#include "quantsim/site_handler.h"
+#include "quantsim/graph/site_handler.h"
 
 namespace quantsim::graph {
 namespace {

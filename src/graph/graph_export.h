@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "quantsim/quant_params.h"
+#include "quantsim/quant/quant_params.h"
 
 namespace quantsim::graph {
 

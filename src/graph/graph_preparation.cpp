@@ -8,8 +8,8 @@
 
 #include "op_classes.h"
 #include "op_support.h"
-#include "quantsim/errors.h"
-#include "quantsim/torchscript_loading.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/graph/torchscript_loading.h"
 
 namespace quantsim::graph {
 namespace {

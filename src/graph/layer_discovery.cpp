@@ -7,7 +7,7 @@
 #include <map>
 
 #include "op_classes.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim::graph {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "node_naming.h"
-#include "quantsim/model_layer.h"
+#include "quantsim/quant/model_layer.h"
 
 namespace quantsim::graph {
 

@@ -6,7 +6,7 @@
 
 #include "node_naming.h"
 #include "op_classes.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim::graph {
 namespace {

@@ -1,4 +1,4 @@
-#include "quantsim/prepared_model.h"
+#include "quantsim/graph/prepared_model.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
@@ -13,12 +13,12 @@
 #include "graph_preparation.h"
 #include "layer_discovery.h"
 #include "node_naming.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 #include "site_discovery.h"
 #include "site_instrumentation.h"
 #include "site_op.h"
-#include "quantsim/torchscript_loading.h"
+#include "quantsim/graph/torchscript_loading.h"
 
 namespace quantsim {
 

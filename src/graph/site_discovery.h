@@ -6,8 +6,8 @@
 
 #include "layer_discovery.h"
 #include "node_naming.h"
-#include "quantsim/activation_site.h"
-#include "quantsim/config.h"
+#include "quantsim/graph/activation_site.h"
+#include "quantsim/quant/choices.h"
 
 namespace quantsim::graph {
 

@@ -1,6 +1,6 @@
 #include "site_instrumentation.h"
 
-#include "quantsim/site_handler.h"
+#include "quantsim/graph/site_handler.h"
 
 namespace quantsim::graph {
 namespace {

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <utility>
 
-#include "quantsim/site_handler.h"
+#include "quantsim/graph/site_handler.h"
 #include "site_op.h"
 
 namespace quantsim {

@@ -1,4 +1,4 @@
-#include "quantsim/torchscript_loading.h"
+#include "quantsim/graph/torchscript_loading.h"
 
 #include <torch/csrc/jit/serialization/import.h>
 
@@ -9,8 +9,8 @@
 #include <regex>
 #include <sstream>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim::graph {
 namespace {

@@ -1,11 +1,11 @@
 // ACIQ optimal clipping: closed-form expected MSE and a bisection on its derivative. See aciq.h for the model.
-#include "quantsim/aciq.h"
+#include "quantsim/quant/aciq.h"
 
 #include <array>
 #include <cmath>
 #include <string>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

@@ -1,12 +1,12 @@
 // Per-channel bit allocation with the budget adjustment loop of SPEC section 3.
-#include "quantsim/bit_allocation.h"
+#include "quantsim/quant/bit_allocation.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

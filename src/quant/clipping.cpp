@@ -1,11 +1,11 @@
 // Clipping ranges of SPEC section 2, following the public ACIQ code's placement of the range around the mean.
-#include "quantsim/clipping.h"
+#include "quantsim/quant/clipping.h"
 
 #include <algorithm>
 #include <string>
 
-#include "quantsim/aciq.h"
-#include "quantsim/errors.h"
+#include "quantsim/quant/aciq.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

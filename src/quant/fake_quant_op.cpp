@@ -1,13 +1,13 @@
 // The quantsim fake-quant ops: their schemas, and the C++ API (include/quantsim/fake_quant.h) that calls them through
 // the dispatcher. Backends register their kernels separately (fake_quant_cpu_kernel.cpp, fake_quant_cuda_kernel.cpp).
-#include "quantsim/fake_quant.h"
+#include "quantsim/quant/fake_quant.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
 #include <utility>
 
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 

@@ -1,4 +1,4 @@
-#include "quantsim/gpfq.h"
+#include "quantsim/quant/gpfq.h"
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>

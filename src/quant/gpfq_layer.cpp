@@ -1,11 +1,11 @@
-#include "quantsim/gpfq_layer.h"
+#include "quantsim/quant/gpfq_layer.h"
 
 #include <ATen/ATen.h>
 
 #include <vector>
 
-#include "quantsim/gpfq.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/quant/gpfq.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {
 namespace {

@@ -1,4 +1,4 @@
-#include "quantsim/layer_samples.h"
+#include "quantsim/quant/layer_samples.h"
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -6,8 +6,8 @@
 #include <array>
 #include <stdexcept>
 
-#include "quantsim/errors.h"
-#include "quantsim/splitmix64.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/splitmix64.h"
 
 namespace quantsim {
 namespace {

@@ -1,4 +1,4 @@
-#include "quantsim/quant_error.h"
+#include "quantsim/quant/quant_error.h"
 
 #include <ATen/ATen.h>
 

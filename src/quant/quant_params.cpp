@@ -1,4 +1,4 @@
-#include "quantsim/quant_params.h"
+#include "quantsim/quant/quant_params.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "quantsim/bit_allocation.h"
-#include "quantsim/errors.h"
-#include "quantsim/fake_quant.h"
+#include "quantsim/quant/bit_allocation.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/quant/fake_quant.h"
 
 namespace quantsim {
 namespace {

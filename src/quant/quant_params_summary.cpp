@@ -1,9 +1,9 @@
-#include "quantsim/quant_params_summary.h"
+#include "quantsim/quant/quant_params_summary.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "quantsim/clipping.h"
+#include "quantsim/quant/clipping.h"
 
 namespace quantsim {
 namespace {

@@ -1,5 +1,5 @@
 // Statistics files: JSON layout, atomic save, validated load, compatibility check. See statistics_store.h.
-#include "quantsim/statistics_store.h"
+#include "quantsim/quant/statistics_store.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,10 +14,10 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
-#include "quantsim/json_nesting.h"
-#include "quantsim/utc_timestamp.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/json_nesting.h"
+#include "quantsim/core/utc_timestamp.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
 // Two-pass statistics of an observed tensor; see stats_accumulator.h.
-#include "quantsim/stats_accumulator.h"
+#include "quantsim/quant/stats_accumulator.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // the corrected float32 weights match the FP32 moments to float rounding, whatever the channel size. Each correction
 // is split into its per-channel parameters and their application, so that an export can store the parameters and
 // a reader can replay the very same float64 operations.
-#include "quantsim/weight_correction.h"
+#include "quantsim/quant/weight_correction.h"
 
 #include <ATen/ATen.h>
 

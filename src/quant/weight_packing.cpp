@@ -1,4 +1,4 @@
-#include "quantsim/weight_packing.h"
+#include "quantsim/quant/weight_packing.h"
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "quantsim/bit_packing.h"
+#include "quantsim/core/bit_packing.h"
 
 namespace quantsim {
 namespace {

@@ -1,10 +1,10 @@
-#include "quantsim/weight_quantization.h"
+#include "quantsim/quant/weight_quantization.h"
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
 #include "common/affine_quantizer.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

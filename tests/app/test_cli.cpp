@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "quantsim/cli.h"
-#include "quantsim/errors.h"
+#include "quantsim/app/cli.h"
+#include "quantsim/core/errors.h"
 
 using namespace quantsim;
 

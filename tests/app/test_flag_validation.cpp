@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/cli.h"
+#include "quantsim/app/cli.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 

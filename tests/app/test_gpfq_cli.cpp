@@ -2,10 +2,11 @@
 // not define, and the method's place in results lines and report rows.
 #include <gtest/gtest.h>
 
-#include "quantsim/cli.h"
-#include "quantsim/errors.h"
-#include "quantsim/results_log.h"
-#include "quantsim/results_table.h"
+#include "quantsim/app/cli.h"
+#include "quantsim/app/config_json.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/results/results_log.h"
+#include "quantsim/results/results_table.h"
 
 using namespace quantsim;
 

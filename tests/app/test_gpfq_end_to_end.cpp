@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "quantsim/atomic_file.h"
+#include "quantsim/core/atomic_file.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 

@@ -1,7 +1,7 @@
 // The report's row of a results line: the run's --label when it has one (a sweep's method name), else its flags.
 #include <gtest/gtest.h>
 
-#include "quantsim/results_table.h"
+#include "quantsim/results/results_table.h"
 
 using namespace quantsim;
 

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/activation_quantizer.h"
-#include "quantsim/errors.h"
-#include "quantsim/evaluation.h"
-#include "quantsim/statistics_store.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/passes/evaluation.h"
+#include "quantsim/quant/statistics_store.h"
+#include "quantsim/quant/weight_quantization.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 

@@ -19,8 +19,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "app/fuzz_support.h"
-#include "quantsim/json_nesting.h"
+#include "support/fuzz_support.h"
+#include "quantsim/core/json_nesting.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "app/subcommand_runner.h"
-#include "quantsim/atomic_file.h"
+#include "support/subcommand_runner.h"
+#include "quantsim/core/atomic_file.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 

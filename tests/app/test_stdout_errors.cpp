@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/subcommand_runner.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "support/subcommand_runner.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;

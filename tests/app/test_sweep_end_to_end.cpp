@@ -7,9 +7,9 @@
 #include <map>
 #include <regex>
 
-#include "app/subcommand_runner.h"
-#include "quantsim/atomic_file.h"
-#include "quantsim/results_file.h"
+#include "support/subcommand_runner.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/results/results_file.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <set>
 
-#include "quantsim/errors.h"
-#include "quantsim/statistics_store.h"
-#include "quantsim/sweep_plan.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/quant/statistics_store.h"
+#include "quantsim/app/sweep/sweep_plan.h"
 
 using namespace quantsim;
 using Json = nlohmann::ordered_json;

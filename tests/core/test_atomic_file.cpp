@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 #include "support/child_process.h"
 #include "support/fixtures.h"
 

@@ -4,7 +4,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "quantsim/bit_packing.h"
+#include "quantsim/core/bit_packing.h"
 
 namespace {
 

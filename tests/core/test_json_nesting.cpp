@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "quantsim/errors.h"
-#include "quantsim/json_nesting.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/json_nesting.h"
 
 namespace quantsim {
 namespace {

@@ -1,11 +1,10 @@
-// Threaded batch loading: order, skipped bad images, errors, and the tensor cache round trip.
-#include "quantsim/batch_loader.h"
+// Threaded batch loading: order, skipped bad images, errors.
+#include "quantsim/data/batch_loader.h"
 
 #include <gtest/gtest.h>
 
 #include "data_test_util.h"
-#include "quantsim/errors.h"
-#include "quantsim/tensor_cache.h"
+#include "quantsim/core/errors.h"
 
 #ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
 
@@ -118,40 +117,6 @@ TEST(BatchLoader, StoppingEarlyJoinsWorkers) {
 
 TEST(BatchLoader, InvalidBatchSizeIsAUserError) {
   EXPECT_THROW(BatchLoader({}, raw_pixels(), options(0, 1)), UserError);
-}
-
-TEST(TensorCache, RoundTripKeepsImagesLabelsAndOrder) {
-  TempDir dir;
-  const std::vector<LabeledImage> images = make_images(dir, 7, {3});
-  int64_t bad = -1;
-  const TensorCache built = build_tensor_cache(images, raw_pixels(), options(3, 2), &bad);
-  EXPECT_EQ(bad, 1);
-  ASSERT_EQ(built.images.size(0), 6);
-  save_tensor_cache(dir / "cache.pt", built);
-  const TensorCache loaded = load_tensor_cache(dir / "cache.pt");
-  EXPECT_TRUE(torch::equal(loaded.images, built.images));
-  EXPECT_TRUE(torch::equal(loaded.labels, built.labels));
-  EXPECT_EQ(loaded.metadata, built.metadata);
-  EXPECT_EQ(loaded.metadata, tensor_cache_metadata({images[0], images[1], images[2], images[4], images[5], images[6]},
-                                                   raw_pixels()));
-
-  TensorCacheBatchSource source(loaded, 4);
-  EXPECT_EQ(source.total(), 6);
-  std::optional<Batch> first = source.next();
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->images.size(0), 4);
-  EXPECT_EQ(first->labels[3].item<int64_t>(), 104);  // position 3 was bad, so the 4th is image 4
-  std::optional<Batch> second = source.next();
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->indices, (std::vector<int64_t>{4, 5}));
-  EXPECT_FALSE(source.next());
-}
-
-TEST(TensorCache, NotACacheIsAUserError) {
-  TempDir dir;
-  testing::write_text(dir / "junk.pt", "junk");
-  EXPECT_THROW(load_tensor_cache(dir / "junk.pt"), UserError);
-  EXPECT_THROW(load_tensor_cache(dir / "missing.pt"), UserError);
 }
 
 }  // namespace

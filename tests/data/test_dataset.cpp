@@ -1,12 +1,12 @@
 // Dataset layouts, canonical order, labels, selections and their errors.
-#include "quantsim/dataset.h"
+#include "quantsim/data/dataset.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "data_test_util.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 #ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
 

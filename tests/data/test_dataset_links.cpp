@@ -9,9 +9,9 @@
 #include <string>
 
 #include "data_test_util.h"
-#include "quantsim/dataset.h"
-#include "quantsim/errors.h"
-#include "quantsim/rgb_image.h"
+#include "quantsim/data/dataset.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/data/rgb_image.h"
 #include "support/child_process.h"
 
 #ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV

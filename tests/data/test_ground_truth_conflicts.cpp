@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "data_test_util.h"
-#include "quantsim/dataset.h"
-#include "quantsim/errors.h"
+#include "quantsim/data/dataset.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

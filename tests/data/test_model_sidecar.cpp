@@ -1,10 +1,10 @@
 // Model sidecar JSON: preprocessing, output description, class-order file lookup.
-#include "quantsim/model_sidecar.h"
+#include "quantsim/data/model_sidecar.h"
 
 #include <gtest/gtest.h>
 
 #include "data_test_util.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

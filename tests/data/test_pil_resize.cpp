@@ -1,5 +1,5 @@
 // Pillow-exact resize, torchvision sizes and center crop: properties checked by hand.
-#include "quantsim/pil_resize.h"
+#include "quantsim/data/pil_resize.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The evaluation transform against PIL / torchvision themselves (bit for bit), and normalization by hand.
-#include "quantsim/preprocess.h"
+#include "quantsim/data/preprocess.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "data_test_util.h"
-#include "quantsim/errors.h"
-#include "quantsim/rgb_image.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/data/rgb_image.h"
 
 #ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
 

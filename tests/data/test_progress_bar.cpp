@@ -1,4 +1,4 @@
-#include "quantsim/progress_bar.h"
+#include "quantsim/data/progress_bar.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,9 +1,9 @@
 // -ss / -cs selections: the head of the canonical order, or of the SPEC section 7 seeded permutation.
 #include <gtest/gtest.h>
 
-#include "quantsim/dataset.h"
-#include "quantsim/errors.h"
-#include "quantsim/splitmix64.h"
+#include "quantsim/data/dataset.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/splitmix64.h"
 
 namespace quantsim {
 namespace {

@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "data_test_util.h"
-#include "quantsim/dataset.h"
-#include "quantsim/model_sidecar.h"
-#include "quantsim/preprocess.h"
+#include "quantsim/data/dataset.h"
+#include "quantsim/data/model_sidecar.h"
+#include "quantsim/data/preprocess.h"
 
 #ifdef QUANTSIM_WITH_OPENCV  // these tests write images with OpenCV
 

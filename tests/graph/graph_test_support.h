@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/activation_site.h"
-#include "quantsim/prepared_model.h"
-#include "quantsim/site_handler.h"
+#include "quantsim/graph/activation_site.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/graph/site_handler.h"
 
 namespace quantsim::graph_test {
 

@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "quantsim/config.h"
+#include "quantsim/app/config.h"
 #include "reference/fake_quant_reference.h"
 
 namespace quantsim::testing {

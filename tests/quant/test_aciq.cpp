@@ -7,8 +7,8 @@
 #include <functional>
 
 #include "quant/aciq_test_support.h"
-#include "quantsim/aciq.h"
-#include "quantsim/errors.h"
+#include "quantsim/quant/aciq.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

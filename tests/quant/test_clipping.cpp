@@ -1,9 +1,9 @@
 // Clipping ranges of SPEC section 2 for signed and unsigned sites.
 #include <gtest/gtest.h>
 
-#include "quantsim/aciq.h"
-#include "quantsim/clipping.h"
-#include "quantsim/errors.h"
+#include "quantsim/quant/aciq.h"
+#include "quantsim/quant/clipping.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

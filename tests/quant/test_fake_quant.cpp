@@ -1,5 +1,5 @@
 // The quantsim fake-quant ops (CPU) against the scalar reference of SPEC section 1, bit for bit.
-#include "quantsim/fake_quant.h"
+#include "quantsim/quant/fake_quant.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fake_quant_test_support.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

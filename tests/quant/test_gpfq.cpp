@@ -7,9 +7,9 @@
 #include <cmath>
 #include <vector>
 
-#include "quantsim/gpfq.h"
-#include "quantsim/gpfq_layer.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/quant/gpfq.h"
+#include "quantsim/quant/gpfq_layer.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {
 namespace {

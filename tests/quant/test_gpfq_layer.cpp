@@ -6,11 +6,11 @@
 
 #include <set>
 
-#include "quantsim/errors.h"
-#include "quantsim/gpfq.h"
-#include "quantsim/gpfq_layer.h"
-#include "quantsim/layer_samples.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/quant/gpfq.h"
+#include "quantsim/quant/gpfq_layer.h"
+#include "quantsim/quant/layer_samples.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {
 namespace {

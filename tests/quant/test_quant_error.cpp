@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "quantsim/quant_error.h"
+#include "quantsim/quant/quant_error.h"
 
 namespace quantsim {
 namespace {

@@ -1,8 +1,8 @@
 // How --layer-report condenses a tensor's quantization parameters: range, bit histogram, alpha and clip fraction.
 #include <gtest/gtest.h>
 
-#include "quantsim/aciq.h"
-#include "quantsim/quant_params_summary.h"
+#include "quantsim/quant/aciq.h"
+#include "quantsim/quant/quant_params_summary.h"
 
 namespace quantsim {
 namespace {

@@ -1,5 +1,5 @@
 // Statistics files: exact round trip, atomic replacement, refusal of corrupt or mismatched files.
-#include "quantsim/statistics_store.h"
+#include "quantsim/quant/statistics_store.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -13,8 +13,8 @@
 #include <random>
 #include <string>
 
-#include "quantsim/atomic_file.h"
-#include "quantsim/errors.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/errors.h"
-#include "quantsim/statistics_store.h"
-#include "quantsim/stats_accumulator.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/quant/statistics_store.h"
+#include "quantsim/quant/stats_accumulator.h"
 #include "support/fixtures.h"
 
 namespace quantsim {

@@ -1,6 +1,6 @@
 // StatsAccumulator and dynamic_batch_stats against a direct double-precision computation over the concatenated
 // calibration data.
-#include "quantsim/stats_accumulator.h"
+#include "quantsim/quant/stats_accumulator.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

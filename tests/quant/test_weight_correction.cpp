@@ -3,7 +3,7 @@
 
 #include <ATen/ATen.h>
 
-#include "quantsim/weight_correction.h"
+#include "quantsim/quant/weight_correction.h"
 
 namespace quantsim {
 namespace {

@@ -6,9 +6,9 @@
 
 #include <stdexcept>
 
-#include "quantsim/bit_packing.h"
-#include "quantsim/weight_packing.h"
-#include "quantsim/weight_quantization.h"
+#include "quantsim/core/bit_packing.h"
+#include "quantsim/quant/weight_packing.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {
 namespace {

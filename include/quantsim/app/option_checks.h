@@ -1,0 +1,28 @@
+#pragma once
+// Checks of one feature's flags, run when the command line is parsed, before any work: --export, --layer-report and
+// GPFQ's. Each throws UserError (one line, naming the flag).
+#include "quantsim/app/config.h"
+
+namespace quantsim {
+
+// Refuses -sm collect, an FP32 run, and dynamic activation ranges (-sm no with --qtype intN), which cannot be folded
+// into a model (export/model_export.h).
+void check_export_config(const Config& config);
+
+// UserError unless --layer-report (when given) names a .json/.csv file and the run is a quantized evaluation: an
+// FP32 run has no quantization to report, and -sm collect evaluates nothing.
+void check_layer_report_option(const Config& config);
+
+
+// Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
+struct GpfqFlagsGiven {
+  bool scale = false;
+  bool patch_prob = false;
+  bool samples = false;
+};
+
+// Throws UserError (one line, naming the flag) for an out-of-range GPFQ setting, a GPFQ flag without
+// --weight-method gpfq, or a combination GPFQ does not define: float weights (-qw f32), -baw, --clip-weights.
+void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given = {});
+
+}  // namespace quantsim

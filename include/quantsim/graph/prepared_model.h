@@ -1,0 +1,93 @@
+#pragma once
+// A CNN ready for quantization experiments: loaded from TorchScript, frozen, BatchNorm folded, its conv/linear layers
+// and activation sites found (SPEC section 4), and a `quantsim::site` op inserted at every site.
+//
+// Typical use by a statistics or quantization pass:
+//
+//   auto model = quantsim::PreparedModel::load(path, {quantsim::ActSites::kOutputs});
+//   for (const quantsim::Layer& layer : model.layers())             // quantize weights once per run
+//     model.set_layer_weight(layer.index, my_quantize(layer.original_weight, layer.first || layer.last));
+//   MyObserver observer(model.sites());                               // a quantsim::SiteHandler
+//   quantsim::ScopedSiteHandler scope(observer);                      // the site ops call it during forward
+//   at::Tensor logits = model.forward(batch);                         // [N, classes]
+//
+// Keeps torch/script.h out: the graph lives behind a pointer.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quantsim/graph/activation_site.h"
+#include "quantsim/quant/choices.h"
+#include "quantsim/quant/model_layer.h"
+#include "quantsim/quant/quant_params.h"
+
+namespace quantsim {
+
+struct PrepareOptions {
+  ActSites act_sites = ActSites::kOutputs;
+  // false: sites are listed but no site op is inserted (the plain frozen, BN-folded model; for comparisons).
+  bool instrument = true;
+};
+
+class PreparedModel {
+ public:
+  // Throws UserError for a missing or unreadable file, a graph that cannot be frozen, or an unsupported op.
+  static PreparedModel load(const std::string& path, const PrepareOptions& options = {});
+
+  PreparedModel(PreparedModel&&) noexcept;
+  PreparedModel& operator=(PreparedModel&&) noexcept;
+  ~PreparedModel();
+
+  const std::string& path() const;
+  const PrepareOptions& options() const;
+  // Conv/linear layers in execution order; Layer::index is the position.
+  const std::vector<Layer>& layers() const;
+  // Activation sites for options().act_sites; Site::id is the position and what SiteHandler receives.
+  const std::vector<Site>& sites() const;
+
+  // Makes layer `index` compute with `weight` (same shape as its original_weight; copied, converted to the
+  // layer's dtype/device). Takes effect for every later forward, including already compiled ones.
+  void set_layer_weight(int64_t index, const at::Tensor& weight);
+  // The weight layer `index` currently computes with.
+  at::Tensor layer_weight(int64_t index) const;
+  // Back to the FP32 (BN-folded) weights.
+  void restore_original_weights();
+
+  // Moves every constant of the graph (weights, biases, original_weight copies) to `device`; inputs must follow.
+  void to(const c10::Device& device);
+  c10::Device device() const;
+
+  // Runs the graph without autograd, in the current thread, calling the installed SiteHandler at every site.
+  // Throws UserError when the model returns something other than a tensor.
+  at::Tensor forward(const at::Tensor& input) const;
+
+  // Writes (atomically) a standalone TorchScript file that computes what forward() computes now under a static-range
+  // fake-quantizing handler: the layers' current weights folded in as constants, and at every site the fake-quant op
+  // (fake_quant.h) with `site_params[site.id]` as constants, or nothing where that is nullopt (the site stays float).
+  // It runs in any program that links libquantsim_quant (which registers the ops), e.g. `quant-sim --model PATH`.
+  void save_fake_quantized(const std::string& path, const std::vector<std::optional<QuantParams>>& site_params) const;
+
+  // Diagnostics and tests: the prepared graph as text, and how many top-level nodes of a kind ("aten::batch_norm")
+  // it holds, nested blocks included.
+  std::string graph_text() const;
+  int64_t count_nodes(const std::string& kind) const;
+
+ private:
+  struct Impl;
+  explicit PreparedModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether -pcq_a may quantize this site's tensor `x` per channel (axis 1): not a pooling site, and a tensor with
+// spatial size > 1 (SPEC section 4). [N, C] tensors and [N, C, 1, 1] maps are per tensor.
+bool site_allows_per_channel(const Site& site, const at::Tensor& x);
+
+// Throws UserError "model output has shape [..]; expected [N, classes]" unless `output` is [batch, num_classes]
+// (num_classes <= 0: any class count). Run it on the first batch.
+void check_logits_shape(const at::Tensor& output, int64_t batch, int64_t num_classes);
+
+}  // namespace quantsim

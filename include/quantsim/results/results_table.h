@@ -1,0 +1,33 @@
+#pragma once
+// The paper's table from a results file: rows are methods (precision and method flags), columns are models (with
+// the --act-sites mode for quantized runs), cells are top-1 in percent.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "quantsim/results/results_file.h"
+
+namespace quantsim {
+
+enum class TableFormat { kTable, kCsv, kMarkdown };
+
+struct ResultsTable {
+  std::vector<std::string> rows;     // method labels, in order of first appearance
+  std::vector<std::string> columns;  // "resnet50 (outputs)", or "resnet50" for a model with only FP32 runs
+  std::vector<std::vector<std::string>> cells;  // [row][column]: top-1 with two decimals, or empty
+};
+
+// "FP32", or precision then flags as the paper writes them: "W4A4 -pcq_w -pcq_a -c laplace -baa -baw -bcw".
+// Dynamic activation ranges (-sm no) get a " [dynamic]" suffix so that they never share a cell with static ones.
+// A run with a --label (a sweep's method name) is named by it instead of its flags: "W4A4 aciq".
+std::string method_label(const nlohmann::json& record);
+
+// The table of `lines` (read from `path`); when a method ran more than once on a column the last line wins. An FP32
+// run fills its model's every column. Shard lines (--shard, not merged) are left out: they cover part of the data.
+ResultsTable build_results_table(const std::vector<ResultLine>& lines, const std::string& path);
+
+// The table as aligned text, CSV (RFC 4180 quoting) or Markdown; each ends with a newline.
+std::string render_results_table(const ResultsTable& table, TableFormat format);
+
+}  // namespace quantsim

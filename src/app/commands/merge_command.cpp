@@ -1,0 +1,179 @@
+#include "quantsim/app/commands/merge_command.h"
+
+#include <cstdio>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/results/result_record.h"
+#include "quantsim/results/results_log.h"
+#include "quantsim/data/shard.h"
+#include "quantsim/app/commands/subcommand_args.h"
+
+namespace quantsim {
+namespace {
+
+struct ShardLine {
+  const ResultLine* line;
+  Shard shard;
+};
+
+// All the shard lines of one run, in file order.
+struct ShardedRun {
+  std::string key;
+  std::vector<ShardLine> shards;
+};
+
+// What identifies a run across its shards. The shard's own K, and the per-process output files, may differ.
+std::string run_key(const ResultLine& line, const std::string& path, const Shard& shard) {
+  nlohmann::json config = required_field(line, path, "config");
+  for (const char* per_shard : {"shard", "results", "save_logits", "layer_report"}) config.erase(per_shard);
+  const nlohmann::json key = {{"config", config},
+                              {"model_sha256", required_field(line, path, "model_sha256")},
+                              {"data", required_field(line, path, "data")},
+                              {"shards", shard.count}};
+  return key.dump();  // objects dump with sorted keys, so equal runs give equal strings
+}
+
+std::vector<ShardedRun> group_sharded_runs(const std::vector<ResultLine>& lines, const std::string& path) {
+  std::vector<ShardedRun> runs;
+  std::map<std::string, size_t> run_of_key;
+  for (const ResultLine& line : lines) {
+    const std::string name = shard_of(line, path);
+    if (name.empty()) continue;  // unsharded or already merged
+    const Shard shard = parse_shard(fmt::format("{}:{}: config.shard", path, line.line_number), name);
+    const std::string key = run_key(line, path, shard);
+    const auto [it, inserted] = run_of_key.emplace(key, runs.size());
+    if (inserted) runs.push_back({key, {}});
+    runs[it->second].shards.push_back({&line, shard});
+  }
+  return runs;
+}
+
+// "cnn W4A4 (first shard on line 3)", to name a run in messages.
+std::string describe_run(const ShardedRun& run) {
+  const nlohmann::json& first = run.shards.front().line->record;
+  return fmt::format("{} {} (first shard on line {})", first.value("model_name", "?"), first.value("precision", "?"),
+                     run.shards.front().line->line_number);
+}
+
+// Every K in 1..N exactly once; returns the shards ordered by K. Walks the shards present, not 1..N, so that a
+// corrupt N of 10^9 costs nothing.
+std::vector<ShardLine> check_every_shard_once(const ShardedRun& run, const std::string& path) {
+  const int64_t count = run.shards.front().shard.count;
+  std::map<int64_t, std::vector<const ShardLine*>> by_index;
+  for (const ShardLine& s : run.shards) by_index[s.shard.index].push_back(&s);
+  const auto missing = [&](int64_t k) {
+    return UserError(fmt::format("{}: run {} is missing shard {}/{}", path, describe_run(run), k, count));
+  };
+  std::vector<ShardLine> ordered;
+  int64_t next = 1;  // the lowest K not seen yet
+  for (const auto& [k, found] : by_index) {
+    if (k != next) throw missing(next);
+    if (found.size() > 1) {
+      throw UserError(fmt::format("{}: run {} has shard {}/{} more than once (lines {} and {})", path,
+                                  describe_run(run), k, count, found[0]->line->line_number,
+                                  found[1]->line->line_number));
+    }
+    ordered.push_back(*found.front());
+    ++next;
+  }
+  if (next <= count) throw missing(next);
+  return ordered;
+}
+
+int64_t count_field(const ShardLine& s, const std::string& path, const std::string& key) {
+  const std::optional<int64_t> count = json_count(required_field(*s.line, path, key));
+  if (!count) throw UserError(fmt::format("{}:{}: \"{}\" is not an integer count", path, s.line->line_number, key));
+  return *count;
+}
+
+int64_t sum_counts(const std::vector<ShardLine>& shards, const std::string& path, const std::string& key) {
+  int64_t sum = 0;
+  for (const ShardLine& s : shards) {
+    if (__builtin_add_overflow(sum, count_field(s, path, key), &sum)) {
+      throw UserError(fmt::format("{}:{}: \"{}\" of the shards add up to more than a count can hold", path,
+                                  s.line->line_number, key));
+    }
+  }
+  return sum;
+}
+
+// Each phase's time summed over the shards: the compute the run took, wherever its shards ran.
+nlohmann::json summed_times(const std::vector<ShardLine>& shards) {
+  nlohmann::json times = nlohmann::json::object();
+  for (const ShardLine& s : shards) {
+    const nlohmann::json shard_times = s.line->record.value("times", nlohmann::json::object());
+    for (const auto& [phase, seconds] : shard_times.items()) {
+      if (seconds.is_number()) times[phase] = times.value(phase, 0.0) + seconds.get<double>();
+    }
+  }
+  return times;
+}
+
+// Percentages computed exactly as TopKAccuracy does, so that merged and unsharded runs compare equal.
+double percent(int64_t correct, int64_t images) { return images == 0 ? 0.0 : 100.0 * correct / images; }
+
+nlohmann::json merged_record(const std::vector<ShardLine>& shards, const std::string& path) {
+  nlohmann::json merged = shards.front().line->record;
+  const int64_t images = sum_counts(shards, path, "images");
+  const int64_t top1 = sum_counts(shards, path, "top1_correct");
+  const int64_t top5 = sum_counts(shards, path, "top5_correct");
+  merged["images"] = images;
+  merged["top1_correct"] = top1;
+  merged["top5_correct"] = top5;
+  merged["top1"] = percent(top1, images);
+  merged["top5"] = percent(top5, images);
+  if (merged.contains("bad_images")) merged["bad_images"] = sum_counts(shards, path, "bad_images");
+  merged["times"] = summed_times(shards);
+  const double evaluate_s = merged["times"].value("evaluate_s", 0.0);
+  merged["images_per_second"] = evaluate_s > 0 ? images / evaluate_s : 0.0;
+  merged["config"]["shard"] = nullptr;
+  merged["merged_from"] = shards.size();
+  merged["version"] = QUANTSIM_VERSION;
+  merged["timestamp"] = utc_timestamp();
+  return merged;
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> merge_sharded_runs(const std::vector<ResultLine>& lines, const std::string& path) {
+  std::vector<std::vector<ShardLine>> complete_runs;
+  for (const ShardedRun& run : group_sharded_runs(lines, path)) {
+    complete_runs.push_back(check_every_shard_once(run, path));
+  }
+  std::vector<nlohmann::json> merged;  // only once every run is complete: a bad file appends nothing
+  for (const auto& shards : complete_runs) merged.push_back(merged_record(shards, path));
+  return merged;
+}
+
+int run_merge_command(const std::vector<std::string>& args) {
+  cxxopts::Options options("quant-sim merge", "Merges the shards of --shard runs into one results line per run.");
+  options.custom_help("RESULTS.jsonl [--out FILE]");
+  options.add_options()("results", "results file", cxxopts::value<std::string>())(
+      "out", "file to append the merged lines to (default: RESULTS.jsonl)", cxxopts::value<std::string>())(
+      "h,help", "print this help");
+  const cxxopts::ParseResult r = parse_subcommand_args(options, "results", args);
+  if (printed_help(options, r)) return 0;
+  const std::string path = expand_user(r["results"].as<std::string>());
+  const std::string out = r.count("out") ? expand_user(r["out"].as<std::string>()) : path;
+  const std::vector<nlohmann::json> merged = merge_sharded_runs(read_results_file(path), path);
+  if (merged.empty()) std::fprintf(stderr, "quant-sim merge: no sharded runs in %s\n", path.c_str());
+  for (const nlohmann::json& record : merged) {
+    append_result(out, record);
+    if (record.value("mode", "") == "dynamic") {
+      std::fprintf(stderr, "quant-sim merge: warning: %s %s has dynamic ranges (-sm no), computed per batch; its "
+                   "shards batched other images together, so it may differ from an unsharded run\n",
+                   record.value("model_name", "?").c_str(), record.value("precision", "?").c_str());
+    }
+    std::printf("%s %s: merged %d shards: top-1 %.2f%%  top-5 %.2f%%  (%lld images) -> %s\n",
+                record.value("model_name", "?").c_str(), record.value("precision", "?").c_str(),
+                record["merged_from"].get<int>(), record["top1"].get<double>(), record["top5"].get<double>(),
+                static_cast<long long>(record["images"].get<int64_t>()), out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace quantsim

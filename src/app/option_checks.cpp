@@ -1,0 +1,79 @@
+#include "quantsim/app/option_checks.h"
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "quantsim/passes/layer_report.h"
+
+#include "quantsim/core/errors.h"
+
+namespace quantsim {
+namespace {
+
+void refuse_given_flags(const GpfqFlagsGiven& given) {
+  const std::vector<std::pair<bool, const char*>> flags = {
+      {given.scale, "--gpfq-scale"}, {given.patch_prob, "--gpfq-patch-prob"}, {given.samples, "--gpfq-samples"}};
+  for (const auto& [set, flag] : flags) {
+    if (set) throw UserError(fmt::format("flag {}: only applies with --weight-method gpfq", flag));
+  }
+}
+
+}  // namespace
+
+
+void check_export_config(const Config& config) {
+  if (config.stats_mode == StatsMode::kCollect) {
+    throw UserError("--export needs an evaluation run (-sm use, or -sm no for weights only), not -sm collect");
+  }
+  if (config.act_bits == 0 && config.weight_bits == 0) {
+    throw UserError("--export needs a quantized run (--qtype and/or -qw); an FP32 model is its own export");
+  }
+  if (config.stats_mode == StatsMode::kNo && config.act_bits != 0) {
+    throw UserError("--export cannot fold dynamic activation ranges (-sm no) into a model: collect statistics "
+                    "(-sm collect) and export with -sm use, or quantize only the weights (--qtype f32)");
+  }
+}
+
+
+void check_layer_report_option(const Config& config) {
+  if (config.layer_report.empty()) return;
+  layer_report_format(config.layer_report);
+  if (config.stats_mode == StatsMode::kCollect) {
+    throw UserError("flag --layer-report: -sm collect evaluates nothing; give it to the -sm use run");
+  }
+  if (config.act_bits == 0 && config.weight_bits == 0) {
+    throw UserError("flag --layer-report: an FP32 run has no quantization error to report; give --qtype and/or -qw");
+  }
+}
+
+void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given) {
+  if (!(config.gpfq_scale > 0.0) || !std::isfinite(config.gpfq_scale)) {
+    throw UserError(fmt::format("flag --gpfq-scale: must be a positive number, got {}", config.gpfq_scale));
+  }
+  if (!(config.gpfq_patch_prob > 0.0 && config.gpfq_patch_prob <= 1.0)) {
+    throw UserError(fmt::format("flag --gpfq-patch-prob: must be in (0, 1], got {}", config.gpfq_patch_prob));
+  }
+  if (config.gpfq_samples < 1) {
+    throw UserError(fmt::format("flag --gpfq-samples: must be at least 1, got {}", config.gpfq_samples));
+  }
+  if (config.weight_method != WeightMethod::kGpfq) {
+    refuse_given_flags(given);
+    return;
+  }
+  if (config.weight_bits == 0) {
+    throw UserError("flag --weight-method gpfq: the weights are not quantized (-qw f32 or no -qw/--qtype); "
+                    "give -qw intN");
+  }
+  if (config.bit_alloc_weights) {
+    throw UserError("flags -baw and --weight-method gpfq do not combine: GPFQ uses one bit width per layer");
+  }
+  if (config.clip_weights) {
+    throw UserError("flags --clip-weights and --weight-method gpfq do not combine: --gpfq-scale sets the range "
+                    "of the GPFQ alphabet");
+  }
+}
+
+}  // namespace quantsim

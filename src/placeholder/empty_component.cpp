@@ -1,1 +1,0 @@
-// Placeholder translation unit for a component whose sources are not written yet.

@@ -1,0 +1,224 @@
+#include "quantsim/results/result_record.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "quantsim/core/errors.h"
+#include "quantsim/data/shard.h"
+
+namespace quantsim {
+namespace {
+
+using nlohmann::json;
+
+// Lines are flat but for "config" and "times"; anything much deeper is not a results line.
+constexpr int kMaxDepth = 16;
+
+// How far a recorded percentage may be from the one its counts give: half the last digit the report prints, so
+// that a hand-rounded line passes and a line whose percentage and counts tell different stories does not.
+constexpr double kPercentSlack = 0.005;
+
+[[noreturn]] void refuse(const std::string& where, const std::string& field, const std::string& what) {
+  throw UserError(fmt::format("{}: {}: {}", where, field, what));
+}
+
+std::string field_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// Every value at any depth: strings and keys no longer than kMaxResultStringBytes, numbers finite.
+void check_values(const json& value, const std::string& field, const std::string& where, int depth) {
+  if (depth > kMaxDepth) refuse(where, field, "nested too deeply for a results line");
+  if (value.is_string() && value.get_ref<const std::string&>().size() > kMaxResultStringBytes) {
+    refuse(where, field, fmt::format("a string of {} bytes, longer than the {} a results line may hold",
+                                     value.get_ref<const std::string&>().size(), kMaxResultStringBytes));
+  }
+  if (value.is_number_float() && !std::isfinite(value.get<double>())) refuse(where, field, "not a finite number");
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      if (key.size() > kMaxResultStringBytes) {
+        refuse(where, field_path(field, key.substr(0, 32) + "..."), "a key longer than a results line may hold");
+      }
+      check_values(item, field_path(field, key), where, depth + 1);
+    }
+  }
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) check_values(value[i], fmt::format("{}[{}]", field, i), where, depth + 1);
+  }
+}
+
+// object[key] when it is there and not null.
+const json* present(const json& object, const std::string& key) {
+  const auto it = object.find(key);
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+const json& required(const json& object, const std::string& key, const std::string& where) {
+  const json* value = present(object, key);
+  if (value == nullptr) throw UserError(fmt::format("{}: no \"{}\" in this results line", where, key));
+  return *value;
+}
+
+// A string field: `fallback` when absent, or when null and `null_allowed` (readers use json::value, which refuses a
+// null where they expect a string).
+std::string string_field(const json& object, const std::string& key, const std::string& field, const std::string& where,
+                         const std::string& fallback = "", bool null_allowed = false) {
+  const auto it = object.find(key);
+  if (it == object.end() || (null_allowed && it->is_null())) return fallback;
+  if (!it->is_string()) refuse(where, field, "must be a string, not " + json_excerpt(*it));
+  return it->get<std::string>();
+}
+
+void check_bool_field(const json& object, const std::string& key, const std::string& field, const std::string& where) {
+  const auto it = object.find(key);
+  if (it != object.end() && !it->is_boolean()) refuse(where, field, "must be true or false, not " + json_excerpt(*it));
+}
+
+std::optional<double> percent_field(const json& object, const std::string& key, const std::string& where) {
+  const json* value = present(object, key);
+  if (value == nullptr) return std::nullopt;
+  if (!is_json_percentage(*value)) refuse(where, key, json_excerpt(*value) + " is not a percentage in [0, 100]");
+  return value->get<double>();
+}
+
+std::optional<int64_t> count_field(const json& object, const std::string& key, int64_t minimum,
+                                   const std::string& where) {
+  const json* value = present(object, key);
+  if (value == nullptr) return std::nullopt;
+  const std::optional<int64_t> count = json_count(*value);
+  if (!count || *count < minimum) {
+    refuse(where, key, fmt::format("must be an integer from {} to 2^53, not {}", minimum, json_excerpt(*value)));
+  }
+  return count;
+}
+
+// The options readers interpret (method_label, the report's columns, merge, sweep) have the types quant-sim writes.
+void check_config(const json& config, const std::string& where) {
+  for (const char* key : {"pcq_w", "pcq_a", "baa", "baw", "bcw", "vcw"}) {
+    check_bool_field(config, key, field_path("config", key), where);
+  }
+  for (const char* key : {"qtype", "clipping", "weight_method", "act_sites"}) {
+    string_field(config, key, field_path("config", key), where);
+  }
+  string_field(config, "label", "config.label", where, "", /*null_allowed=*/true);
+}
+
+// A percentage agrees with its count: top1 is 100 * top1_correct / images, as TopKAccuracy computes it.
+void check_percent_matches(const std::optional<double>& percent, const std::optional<int64_t>& correct,
+                           int64_t images, const std::string& name, const std::string& where) {
+  if (!percent || !correct) return;
+  const double expected = 100.0 * static_cast<double>(*correct) / static_cast<double>(images);
+  if (std::abs(*percent - expected) > kPercentSlack) {
+    refuse(where, name, fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *percent, name,
+                                    *correct, images, expected));
+  }
+}
+
+// Hits are hits among the evaluated images, and a top-5 hit includes every top-1 hit.
+void check_counts(const ResultRecord& r, const std::string& where) {
+  if (!r.images) {
+    if (r.top1_correct) refuse(where, "top1_correct", "given without \"images\"");
+    if (r.top5_correct) refuse(where, "top5_correct", "given without \"images\"");
+    return;
+  }
+  for (const auto& [name, count] : {std::pair{"top1_correct", r.top1_correct}, {"top5_correct", r.top5_correct}}) {
+    if (count && *count > *r.images) refuse(where, name, fmt::format("{} is more than images ({})", *count, *r.images));
+  }
+  if (r.top1_correct && r.top5_correct && *r.top5_correct < *r.top1_correct) {
+    refuse(where, "top5_correct", fmt::format("{} is less than top1_correct ({})", *r.top5_correct, *r.top1_correct));
+  }
+  check_percent_matches(r.top1, r.top1_correct, *r.images, "top1", where);
+  check_percent_matches(r.top5, r.top5_correct, *r.images, "top5", where);
+}
+
+void check_times(const json& record, const std::string& where) {
+  if (const json* times = present(record, "times"); times != nullptr) {
+    if (!times->is_object()) refuse(where, "times", "must be an object of seconds, not " + json_excerpt(*times));
+    for (const auto& [phase, seconds] : times->items()) {
+      if (!seconds.is_number() || seconds.get<double>() < 0) {
+        refuse(where, "times." + phase, "must be a number of seconds, not " + json_excerpt(seconds));
+      }
+    }
+  }
+  if (const json* rate = present(record, "images_per_second"); rate != nullptr) {
+    if (!rate->is_number() || rate->get<double>() < 0) {
+      refuse(where, "images_per_second", "must be a non-negative number, not " + json_excerpt(*rate));
+    }
+  }
+}
+
+std::string shard_field(const json& config, const std::string& where) {
+  const std::string shard = string_field(config, "shard", "config.shard", where, "", /*null_allowed=*/true);
+  if (shard.empty() && config.contains("shard") && !config.at("shard").is_null()) {
+    refuse(where, "config.shard", "'' is not K/N with 1 <= K <= N (an unsharded run has null)");
+  }
+  if (shard.empty()) return shard;
+  try {
+    parse_shard("config.shard", shard);
+  } catch (const UserError&) {
+    refuse(where, "config.shard", fmt::format("'{}' is not K/N with 1 <= K <= N", shard));
+  }
+  return shard;
+}
+
+}  // namespace
+
+ResultRecord ResultRecord::from_json(const json& record, const std::string& where) {
+  if (!record.is_object()) throw UserError(fmt::format("{}: not a JSON object", where));
+  check_values(record, "", where, 0);
+  ResultRecord r;
+  r.config = required(record, "config", where);
+  if (!r.config.is_object()) refuse(where, "config", "must be an object, not " + json_excerpt(r.config));
+  check_config(r.config, where);
+  r.shard = shard_field(r.config, where);
+  r.sweep_key = string_field(r.config, "sweep_key", "config.sweep_key", where, "", /*null_allowed=*/true);
+
+  required(record, "model_name", where);
+  r.model_name = string_field(record, "model_name", "model_name", where);
+  if (r.model_name.empty()) refuse(where, "model_name", "must not be empty");
+  for (const char* key : {"model", "model_sha256", "data", "device", "version", "timestamp"}) {
+    string_field(record, key, key, where, "", /*null_allowed=*/true);
+  }
+  r.precision = string_field(record, "precision", "precision", where, "FP32");
+  r.mode = string_field(record, "mode", "mode", where);
+  check_times(record, where);
+
+  required(record, "top1", where);
+  r.top1 = *percent_field(record, "top1", where);
+  r.top5 = percent_field(record, "top5", where);
+  if (r.top5 && *r.top5 < r.top1) refuse(where, "top5", fmt::format("{} is less than top1 ({})", *r.top5, r.top1));
+  r.images = count_field(record, "images", 1, where);
+  r.top1_correct = count_field(record, "top1_correct", 0, where);
+  r.top5_correct = count_field(record, "top5_correct", 0, where);
+  r.bad_images = count_field(record, "bad_images", 0, where);
+  count_field(record, "merged_from", 1, where);
+  check_counts(r, where);
+  return r;
+}
+
+std::optional<int64_t> json_count(const json& value) {
+  if (value.is_number_unsigned()) {
+    const uint64_t count = value.get<uint64_t>();
+    if (count > static_cast<uint64_t>(kMaxResultCount)) return std::nullopt;
+    return static_cast<int64_t>(count);
+  }
+  if (!value.is_number_integer()) return std::nullopt;
+  const int64_t count = value.get<int64_t>();
+  if (count < 0 || count > kMaxResultCount) return std::nullopt;
+  return count;
+}
+
+bool is_json_percentage(const json& value) {
+  if (!value.is_number()) return false;
+  const double percent = value.get<double>();
+  return std::isfinite(percent) && percent >= 0.0 && percent <= 100.0;
+}
+
+std::string json_excerpt(const json& value) {
+  constexpr size_t kLength = 40;
+  const std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  return text.size() <= kLength ? text : text.substr(0, kLength) + "...";
+}
+
+}  // namespace quantsim
