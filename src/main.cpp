@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "quantsim/app/app.h"
+#include "quantsim/app/commands/app.h"
 #include "quantsim/core/errors.h"
 
 int main(int argc, char** argv) {

@@ -15,7 +15,7 @@
 
 #include "support/subcommand_runner.h"
 #include "quantsim/results/accuracy_gate.h"
-#include "quantsim/app/app.h"
+#include "quantsim/app/commands/app.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/results/result_record.h"

@@ -1,4 +1,4 @@
-#include "quantsim/app/app.h"
+#include "quantsim/app/commands/app.h"
 
 #include <cerrno>
 #include <cstdio>

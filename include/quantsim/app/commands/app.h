@@ -1,4 +1,5 @@
 #pragma once
+// quant-sim's entry point: the command line in, the main job or a subcommand run, the exit code out.
 
 namespace quantsim {
 
