@@ -1,4 +1,4 @@
-// The quantsim fake-quant ops: their schemas, and the C++ API (include/quantsim/fake_quant.h) that calls them through
+// The quantsim fake-quant ops: their schemas, and the C++ API (include/quantsim/quant/fake_quant.h) that calls them through
 // the dispatcher. Backends register their kernels separately (fake_quant_cpu_kernel.cpp, fake_quant_cuda_kernel.cpp).
 #include "quantsim/quant/fake_quant.h"
 

@@ -1,4 +1,4 @@
-// The two schedules of --weight-method gpfq (src/app/gpfq_passes.h) on a small generated CNN: one forward of all
+// The two schedules of --weight-method gpfq (src/passes/gpfq_passes.h) on a small generated CNN: one forward of all
 // calibration images that quantizes each layer at its input, and a forward per layer, give the same weights.
 #include <gtest/gtest.h>
 
