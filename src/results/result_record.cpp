@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/errors.h"
+#include "quantsim/core/percent.h"
 #include "quantsim/data/shard.h"
 
 namespace quantsim {
@@ -104,13 +105,13 @@ void check_config(const json& config, const std::string& where) {
   string_field(config, "label", "config.label", where, "", /*null_allowed=*/true);
 }
 
-// A percentage agrees with its count: top1 is 100 * top1_correct / images, as TopKAccuracy computes it.
-void check_percent_matches(const std::optional<double>& percent, const std::optional<int64_t>& correct,
+// A percentage agrees with its count: top1 is percent(top1_correct, images), as TopKAccuracy computes it.
+void check_percent_matches(const std::optional<double>& recorded, const std::optional<int64_t>& correct,
                            int64_t images, const std::string& name, const std::string& where) {
-  if (!percent || !correct) return;
-  const double expected = 100.0 * static_cast<double>(*correct) / static_cast<double>(images);
-  if (std::abs(*percent - expected) > kPercentSlack) {
-    refuse(where, name, fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *percent, name,
+  if (!recorded || !correct) return;
+  const double expected = percent(*correct, images);
+  if (std::abs(*recorded - expected) > kPercentSlack) {
+    refuse(where, name, fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *recorded, name,
                                     *correct, images, expected));
   }
 }

@@ -7,6 +7,7 @@
 
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/core/percent.h"
 #include "quantsim/results/result_record.h"
 #include "quantsim/results/results_log.h"
 #include "quantsim/data/shard.h"
@@ -113,9 +114,6 @@ nlohmann::json summed_times(const std::vector<ShardLine>& shards) {
   return times;
 }
 
-// Percentages computed exactly as TopKAccuracy does, so that merged and unsharded runs compare equal.
-double percent(int64_t correct, int64_t images) { return images == 0 ? 0.0 : 100.0 * correct / images; }
-
 nlohmann::json merged_record(const std::vector<ShardLine>& shards, const std::string& path) {
   nlohmann::json merged = shards.front().line->record;
   const int64_t images = sum_counts(shards, path, "images");
@@ -124,7 +122,7 @@ nlohmann::json merged_record(const std::vector<ShardLine>& shards, const std::st
   merged["images"] = images;
   merged["top1_correct"] = top1;
   merged["top5_correct"] = top5;
-  merged["top1"] = percent(top1, images);
+  merged["top1"] = percent(top1, images);  // as TopKAccuracy computes it, so that merged and unsharded runs agree
   merged["top5"] = percent(top5, images);
   if (merged.contains("bad_images")) merged["bad_images"] = sum_counts(shards, path, "bad_images");
   merged["times"] = summed_times(shards);
