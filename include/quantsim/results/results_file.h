@@ -10,7 +10,8 @@
 
 namespace quantsim {
 
-// One line of a results file. Readers use `fields`; `record` is the line as the file holds it.
+// One line of a results file. Readers use `fields`; `record` is the line as the file holds it, for callers that
+// print or compare it (`fields` is read once, when the line is made: changing `record` later does not change it).
 struct ResultLine {
   // A line built in memory (unit tests of the readers): its fields are read with RecordChecks::kEachField, so that a
   // test can give counts without percentages to match; errors name "line N".

@@ -59,10 +59,16 @@ std::vector<ShardedRun> group_sharded_runs(const std::vector<ResultLine>& lines,
   return runs;
 }
 
+// The precision as the line writes it, for messages: "?" when it has none (a hand-written line, read as FP32; the
+// fields at their default stay in other_fields as the line spelled them).
+std::string written_precision(const ResultRecord& record) {
+  return record.precision != "FP32" || record.other_fields.contains("precision") ? record.precision : "?";
+}
+
 // "cnn W4A4 (first shard on line 3)", to name a run in messages.
 std::string describe_run(const ShardedRun& run) {
   const ResultLine& first = *run.shards.front().line;
-  return fmt::format("{} {} (first shard on line {})", first.fields.model_name, first.fields.precision,
+  return fmt::format("{} {} (first shard on line {})", first.fields.model_name, written_precision(first.fields),
                      first.line_number);
 }
 
@@ -175,10 +181,10 @@ int run_merge_command(const std::vector<std::string>& args) {
     if (record.mode == "dynamic") {
       std::fprintf(stderr, "quant-sim merge: warning: %s %s has dynamic ranges (-sm no), computed per batch; its "
                    "shards batched other images together, so it may differ from an unsharded run\n",
-                   record.model_name.c_str(), record.precision.c_str());
+                   record.model_name.c_str(), written_precision(record).c_str());
     }
     std::printf("%s %s: merged %d shards: top-1 %.2f%%  top-5 %.2f%%  (%lld images) -> %s\n",
-                record.model_name.c_str(), record.precision.c_str(), static_cast<int>(*record.merged_from),
+                record.model_name.c_str(), written_precision(record).c_str(), static_cast<int>(*record.merged_from),
                 record.top1, *record.top5, static_cast<long long>(*record.images), out.c_str());
   }
   return 0;
