@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "quantsim/core/percent.h"
+
 namespace quantsim {
 
 at::Tensor rank_of_targets(const at::Tensor& logits, const at::Tensor& targets) {
@@ -20,7 +22,7 @@ void TopKAccuracy::add(const at::Tensor& logits, const at::Tensor& targets) {
   top5_ += (rank < 5).sum().item<int64_t>();
 }
 
-double TopKAccuracy::top1_percent() const { return images_ == 0 ? 0.0 : 100.0 * top1_ / images_; }
-double TopKAccuracy::top5_percent() const { return images_ == 0 ? 0.0 : 100.0 * top5_ / images_; }
+double TopKAccuracy::top1_percent() const { return percent(top1_, images_); }
+double TopKAccuracy::top5_percent() const { return percent(top5_, images_); }
 
 }  // namespace quantsim

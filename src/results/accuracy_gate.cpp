@@ -25,18 +25,15 @@ struct MeasuredCell {
 };
 
 // The report's cells, last line winning; `order` lists them in order of first appearance.
-std::map<Cell, MeasuredCell> measured_cells(const std::vector<ResultLine>& results, const std::string& path,
+std::map<Cell, MeasuredCell> measured_cells(const std::vector<ResultLine>& results,
                                             std::vector<Cell>* order = nullptr) {
   std::map<Cell, MeasuredCell> cells;
   for (const ResultLine& line : results) {
-    if (!shard_of(line, path).empty()) continue;  // part of a run: only merged lines count
-    const Cell cell{required_field(line, path, "model_name").get<std::string>(), method_label(line.record)};
-    MeasuredCell measured{required_field(line, path, "top1").get<double>(), std::nullopt};
-    if (line.record.contains("images") && line.record["images"].is_number_integer()) {
-      measured.images = line.record["images"].get<int64_t>();
-    }
+    const ResultRecord& record = line.fields;
+    if (!record.shard.empty()) continue;  // part of a run: only merged lines count
+    const Cell cell{record.model_name, method_label(record)};
     if (order != nullptr && cells.count(cell) == 0) order->push_back(cell);
-    cells[cell] = measured;
+    cells[cell] = {record.top1, record.images};
   }
   return cells;
 }
@@ -115,8 +112,9 @@ std::vector<GateEntry> parse_gate_baseline(const nlohmann::json& baseline, const
 }
 
 std::vector<GateCheck> check_accuracy_gate(const std::vector<GateEntry>& baseline,
-                                           const std::vector<ResultLine>& results, const std::string& results_path) {
-  const std::map<Cell, MeasuredCell> cells = measured_cells(results, results_path);
+                                           const std::vector<ResultLine>& results,
+                                           const std::string& /*results_path*/) {
+  const std::map<Cell, MeasuredCell> cells = measured_cells(results);
   std::vector<GateCheck> checks;
   for (const GateEntry& entry : baseline) {
     GateCheck check{entry, std::nullopt, std::nullopt, GateVerdict::kMissing};
@@ -158,10 +156,11 @@ std::string render_gate_checks(const std::vector<GateCheck>& checks) {
   return out;
 }
 
-std::vector<GateEntry> baseline_from_results(const std::vector<ResultLine>& results, const std::string& results_path,
+std::vector<GateEntry> baseline_from_results(const std::vector<ResultLine>& results,
+                                             const std::string& /*results_path*/,
                                              const std::vector<GateEntry>& previous, double default_tolerance) {
   std::vector<Cell> order;
-  const std::map<Cell, MeasuredCell> cells = measured_cells(results, results_path, &order);
+  const std::map<Cell, MeasuredCell> cells = measured_cells(results, &order);
   std::vector<GateEntry> entries;
   for (const Cell& cell : order) {
     const auto old = std::find_if(previous.begin(), previous.end(), [&](const GateEntry& e) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/errors.h"
+#include "quantsim/core/percent.h"
 #include "quantsim/data/shard.h"
 
 namespace quantsim {
@@ -104,13 +105,13 @@ void check_config(const json& config, const std::string& where) {
   string_field(config, "label", "config.label", where, "", /*null_allowed=*/true);
 }
 
-// A percentage agrees with its count: top1 is 100 * top1_correct / images, as TopKAccuracy computes it.
-void check_percent_matches(const std::optional<double>& percent, const std::optional<int64_t>& correct,
+// A percentage agrees with its count: top1 is percent(top1_correct, images), as TopKAccuracy computes it.
+void check_percent_matches(const std::optional<double>& recorded, const std::optional<int64_t>& correct,
                            int64_t images, const std::string& name, const std::string& where) {
-  if (!percent || !correct) return;
-  const double expected = 100.0 * static_cast<double>(*correct) / static_cast<double>(images);
-  if (std::abs(*percent - expected) > kPercentSlack) {
-    refuse(where, name, fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *percent, name,
+  if (!recorded || !correct) return;
+  const double expected = percent(*correct, images);
+  if (std::abs(*recorded - expected) > kPercentSlack) {
+    refuse(where, name, fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *recorded, name,
                                     *correct, images, expected));
   }
 }
@@ -162,9 +163,52 @@ std::string shard_field(const json& config, const std::string& where) {
   return shard;
 }
 
+template <typename T>
+void put(json& line, const char* key, const std::optional<T>& value) {
+  if (value) line[key] = *value;
+}
+
+// config[key] = value; an empty value (none) turns a key that names one into null, and leaves an absent, null or
+// empty key as the line spelled it.
+void put_config_string(json& config, const char* key, const std::string& value) {
+  if (!value.empty()) {
+    config[key] = value;
+    return;
+  }
+  const auto it = config.find(key);
+  if (it != config.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) *it = nullptr;
+}
+
+// The fields of `r` that hold a value (not absent, null, "" or the default "FP32"), as their keys in a line: what
+// to_json writes over other_fields, and what from_json takes out of it.
+json typed_fields(const ResultRecord& r) {
+  json line = json::object();
+  line["model_name"] = r.model_name;
+  if (r.precision != "FP32") line["precision"] = r.precision;
+  if (!r.mode.empty()) line["mode"] = r.mode;
+  line["top1"] = r.top1;
+  put(line, "top5", r.top5);
+  put(line, "images", r.images);
+  put(line, "top1_correct", r.top1_correct);
+  put(line, "top5_correct", r.top5_correct);
+  put(line, "bad_images", r.bad_images);
+  put(line, "times", r.times);
+  put(line, "images_per_second", r.images_per_second);
+  put(line, "merged_from", r.merged_from);
+  put(line, "model_sha256", r.model_sha256);
+  put(line, "data", r.data);
+  put(line, "version", r.version);
+  put(line, "timestamp", r.timestamp);
+  json config = r.config.is_object() ? r.config : json::object();
+  put_config_string(config, "shard", r.shard);
+  put_config_string(config, "sweep_key", r.sweep_key);
+  line["config"] = std::move(config);
+  return line;
+}
+
 }  // namespace
 
-ResultRecord ResultRecord::from_json(const json& record, const std::string& where) {
+ResultRecord ResultRecord::from_json(const json& record, const std::string& where, RecordChecks checks) {
   if (!record.is_object()) throw UserError(fmt::format("{}: not a JSON object", where));
   check_values(record, "", where, 0);
   ResultRecord r;
@@ -177,24 +221,50 @@ ResultRecord ResultRecord::from_json(const json& record, const std::string& wher
   required(record, "model_name", where);
   r.model_name = string_field(record, "model_name", "model_name", where);
   if (r.model_name.empty()) refuse(where, "model_name", "must not be empty");
-  for (const char* key : {"model", "model_sha256", "data", "device", "version", "timestamp"}) {
-    string_field(record, key, key, where, "", /*null_allowed=*/true);
+  for (const auto& [key, field] : {std::pair<const char*, std::optional<std::string>*>{"model", nullptr},
+                                   {"model_sha256", &r.model_sha256},
+                                   {"data", &r.data},
+                                   {"device", nullptr},
+                                   {"version", &r.version},
+                                   {"timestamp", &r.timestamp}}) {
+    const std::string value = string_field(record, key, key, where, "", /*null_allowed=*/true);
+    if (field != nullptr && present(record, key) != nullptr) *field = value;
   }
   r.precision = string_field(record, "precision", "precision", where, "FP32");
   r.mode = string_field(record, "mode", "mode", where);
   check_times(record, where);
+  if (const json* times = present(record, "times"); times != nullptr) {
+    r.times.emplace();
+    for (const auto& [phase, seconds] : times->items()) (*r.times)[phase] = seconds.get<double>();
+  }
+  if (const json* rate = present(record, "images_per_second"); rate != nullptr) {
+    r.images_per_second = rate->get<double>();
+  }
 
   required(record, "top1", where);
   r.top1 = *percent_field(record, "top1", where);
   r.top5 = percent_field(record, "top5", where);
-  if (r.top5 && *r.top5 < r.top1) refuse(where, "top5", fmt::format("{} is less than top1 ({})", *r.top5, r.top1));
+  const bool whole_line = checks == RecordChecks::kWholeLine;
+  if (whole_line && r.top5 && *r.top5 < r.top1) {
+    refuse(where, "top5", fmt::format("{} is less than top1 ({})", *r.top5, r.top1));
+  }
   r.images = count_field(record, "images", 1, where);
   r.top1_correct = count_field(record, "top1_correct", 0, where);
   r.top5_correct = count_field(record, "top5_correct", 0, where);
   r.bad_images = count_field(record, "bad_images", 0, where);
-  count_field(record, "merged_from", 1, where);
-  check_counts(r, where);
+  r.merged_from = count_field(record, "merged_from", 1, where);
+  if (whole_line) check_counts(r, where);
+
+  r.other_fields = record;
+  const json typed = typed_fields(r);
+  for (auto field = typed.begin(); field != typed.end(); ++field) r.other_fields.erase(field.key());
   return r;
+}
+
+json ResultRecord::to_json() const {
+  json line = other_fields.is_object() ? other_fields : json::object();
+  line.update(typed_fields(*this));
+  return line;
 }
 
 std::optional<int64_t> json_count(const json& value) {

@@ -47,6 +47,14 @@ bool is_blank(const std::string& text) { return text.find_first_not_of(" \t\r") 
 
 }  // namespace
 
+ResultLine::ResultLine(int line_number, nlohmann::json record)
+    : line_number(line_number),
+      record(std::move(record)),
+      fields(ResultRecord::from_json(this->record, fmt::format("line {}", line_number), RecordChecks::kEachField)) {}
+
+ResultLine::ResultLine(int line_number, nlohmann::json record, ResultRecord fields)
+    : line_number(line_number), record(std::move(record)), fields(std::move(fields)) {}
+
 std::vector<ResultLine> read_results_file(const std::string& path) {
   const std::string text = read_file(path);
   std::vector<ResultLine> lines;
@@ -72,26 +80,10 @@ std::vector<ResultLine> read_results_file(const std::string& path) {
       throw UserError(fmt::format("{}: not valid JSON: {}{}", where, parsed.error,
                                   parsed.syntax_error ? " (a line cut short by an interrupted write? delete it)" : ""));
     }
-    ResultRecord::from_json(parsed.value, where);  // refuses an impossible line before any reader sees it
-    lines.push_back({number, std::move(parsed.value)});
+    ResultRecord fields = ResultRecord::from_json(parsed.value, where);  // refuses an impossible line
+    lines.emplace_back(number, std::move(parsed.value), std::move(fields));
   }
   return lines;
-}
-
-const nlohmann::json& required_field(const ResultLine& line, const std::string& path, const std::string& key) {
-  const auto it = line.record.find(key);
-  if (it == line.record.end() || it->is_null()) {
-    throw UserError(fmt::format("{}:{}: no \"{}\" in this results line", path, line.line_number, key));
-  }
-  return *it;
-}
-
-std::string shard_of(const ResultLine& line, const std::string& path) {
-  const nlohmann::json& config = required_field(line, path, "config");
-  const auto it = config.find("shard");
-  if (it == config.end() || it->is_null()) return "";
-  if (!it->is_string()) throw UserError(fmt::format("{}:{}: config.shard is not \"K/N\"", path, line.line_number));
-  return it->get<std::string>();
 }
 
 }  // namespace quantsim

@@ -13,7 +13,6 @@ namespace {
 const std::vector<std::pair<std::string, std::string>> kMethodFlags = {
     {"pcq_w", "-pcq_w"}, {"pcq_a", "-pcq_a"}, {"baa", "-baa"}, {"baw", "-baw"}, {"bcw", "-bcw"}, {"vcw", "-vcw"}};
 
-bool is_fp32(const nlohmann::json& record) { return record.value("precision", "FP32") == "FP32"; }
 
 template <typename T>
 size_t index_of(std::vector<T>& list, const T& item) {
@@ -33,22 +32,19 @@ struct TableCells {
   std::map<std::string, double> fp32;                               // model -> top-1
 };
 
-void add_line(TableCells& cells, const ResultLine& line, const std::string& path) {
-  const nlohmann::json& record = line.record;
-  const std::string model = required_field(line, path, "model_name").get<std::string>();
-  const double top1 = required_field(line, path, "top1").get<double>();
+void add_line(TableCells& cells, const ResultRecord& record) {
   const std::string row = method_label(record);
   index_of(cells.rows, row);
-  index_of(cells.models, model);
-  if (is_fp32(record)) {
-    cells.fp32[model] = top1;
+  index_of(cells.models, record.model_name);
+  if (record.precision == "FP32") {
+    cells.fp32[record.model_name] = record.top1;
     return;
   }
-  const std::string sites = required_field(line, path, "config").value("act_sites", "outputs");
-  const std::string column = fmt::format("{} ({})", model, sites);
+  const std::string sites = record.config.value("act_sites", "outputs");
+  const std::string column = fmt::format("{} ({})", record.model_name, sites);
   index_of(cells.columns, column);
-  cells.column_model[column] = model;
-  cells.quantized[{row, column}] = top1;
+  cells.column_model[column] = record.model_name;
+  cells.quantized[{row, column}] = record.top1;
 }
 
 // Quantized columns, plus a bare model column for each model that only has FP32 runs, in first-appearance order.
@@ -126,16 +122,14 @@ std::string render_aligned(const ResultsTable& table) {
   return out;
 }
 
-}  // namespace
-
-std::string method_label(const nlohmann::json& record) {
-  if (is_fp32(record)) return "FP32";
-  const nlohmann::json config = record.value("config", nlohmann::json::object());
-  const bool dynamic = config.value("qtype", "f32") != "f32" && record.value("mode", "") == "dynamic";
+// The row of a line of `precision`, `mode` and options `config`.
+std::string label_of(const std::string& precision, const std::string& mode, const nlohmann::json& config) {
+  if (precision == "FP32") return "FP32";
+  const bool dynamic = config.value("qtype", "f32") != "f32" && mode == "dynamic";
   const auto label_field = config.find("label");  // absent in older lines
   const std::string named =
       label_field != config.end() && label_field->is_string() ? label_field->get<std::string>() : "";
-  if (!named.empty()) return record.value("precision", "?") + " " + named + (dynamic ? " [dynamic]" : "");
+  if (!named.empty()) return precision + " " + named + (dynamic ? " [dynamic]" : "");
   std::vector<std::string> flags;
   for (const auto& [key, flag] : kMethodFlags) {
     if (config.value(key, false)) flags.push_back(flag);
@@ -146,16 +140,27 @@ std::string method_label(const nlohmann::json& record) {
     const auto after = std::find(flags.begin(), flags.end(), "-pcq_a");
     flags.insert(after == flags.end() ? after : after + 1, "-c " + config.value("clipping", "no"));
   }
-  std::string label = record.value("precision", "?");
+  std::string label = precision;
   for (const auto& flag : flags) label += " " + flag;
-  if (activations_quantized && record.value("mode", "") == "dynamic") label += " [dynamic]";
+  if (activations_quantized && mode == "dynamic") label += " [dynamic]";
   return label;
 }
 
-ResultsTable build_results_table(const std::vector<ResultLine>& lines, const std::string& path) {
+}  // namespace
+
+std::string method_label(const ResultRecord& record) {
+  return label_of(record.precision, record.mode, record.config);
+}
+
+std::string method_label(const nlohmann::json& record) {
+  return label_of(record.value("precision", "FP32"), record.value("mode", ""),
+                  record.value("config", nlohmann::json::object()));
+}
+
+ResultsTable build_results_table(const std::vector<ResultLine>& lines, const std::string& /*path*/) {
   TableCells cells;
   for (const ResultLine& line : lines) {
-    if (shard_of(line, path).empty()) add_line(cells, line, path);
+    if (line.fields.shard.empty()) add_line(cells, line.fields);
   }
   ResultsTable table{cells.rows, final_columns(cells), {}};
   for (const std::string& row : table.rows) {

@@ -4,6 +4,7 @@
 // line that no run can have written (more top-1 hits than images, a percentage that disagrees with its counts, a
 // field of the wrong type, ...), so that an impossible line is never merged, tabulated or compared as if it were real.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -11,8 +12,15 @@
 
 namespace quantsim {
 
-// The fields that merge, report, gate and sweep interpret. Lines may hold more (times, device, ...): they are checked
-// for sane values but not modelled here.
+// How much of a line ResultRecord::from_json checks.
+enum class RecordChecks {
+  kWholeLine,  // every field, and the fields against each other: what read_results_file and append_result use
+  kEachField,  // each field on its own (type, range), not counts against images or percentages against counts
+};
+
+// A results line as its readers understand it: the fields that merge, report, gate and sweep interpret, typed, and
+// what they do not interpret (model, device, fields of newer versions, ...) kept as it was, so that to_json gives
+// the line back and merge writes its merged line through this type.
 struct ResultRecord {
   std::string model_name;
   std::string precision = "FP32";  // absent in hand-written FP32 lines
@@ -23,13 +31,28 @@ struct ResultRecord {
   std::optional<int64_t> top1_correct;
   std::optional<int64_t> top5_correct;
   std::optional<int64_t> bad_images;
+  std::optional<std::map<std::string, double>> times;  // seconds per phase ("evaluate_s", ...)
+  std::optional<double> images_per_second;
+  std::optional<int64_t> merged_from;       // the number of shards a merged line sums
+  std::optional<std::string> model_sha256;  // what identifies the run of a shard (with data and config)
+  std::optional<std::string> data;
+  std::optional<std::string> version;
+  std::optional<std::string> timestamp;
   std::string shard;      // config.shard "K/N"; empty for an unsharded or merged run
   std::string sweep_key;  // config.sweep_key; empty for a run outside a sweep
-  nlohmann::json config;  // the "config" object, every option of the run
+  nlohmann::json config = nlohmann::json::object();  // the "config" object, every option of the run
+  // The rest of the line: the fields above do not hold, and those of them at their default (absent, null, "" or
+  // "FP32") as the line spelled them.
+  nlohmann::json other_fields = nlohmann::json::object();
 
   // Checks `record` and returns its fields. Throws UserError "<where>: <field>: <what is wrong>" (one line) for the
   // first impossible field; `where` is "FILE:LINE".
-  static ResultRecord from_json(const nlohmann::json& record, const std::string& where);
+  static ResultRecord from_json(const nlohmann::json& record, const std::string& where,
+                                RecordChecks checks = RecordChecks::kWholeLine);
+
+  // The line: other_fields with every field above that holds a value written over it, shard and sweep_key into
+  // config. from_json(r.to_json()) gives r back.
+  nlohmann::json to_json() const;
 };
 
 // Largest image count a line may hold: 2^53, so that every count and every sum of a few counts is exact in a double.

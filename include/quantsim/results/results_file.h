@@ -1,16 +1,27 @@
 #pragma once
-// Reading a results file back (one JSON object per line, as results_log.h appends them), for `quant-sim merge` and
-// `quant-sim report`.
+// Reading a results file back (one JSON object per line, as results_log.h appends them), for `quant-sim merge`,
+// `report`, `gate` and the sweep.
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "quantsim/results/result_record.h"
+
 namespace quantsim {
 
+// One line of a results file. Readers use `fields`; `record` is the line as the file holds it, for callers that
+// print or compare it (`fields` is read once, when the line is made: changing `record` later does not change it).
 struct ResultLine {
+  // A line built in memory (unit tests of the readers): its fields are read with RecordChecks::kEachField, so that a
+  // test can give counts without percentages to match; errors name "line N".
+  ResultLine(int line_number, nlohmann::json record);
+  // A line read_results_file has checked, with the fields it read.
+  ResultLine(int line_number, nlohmann::json record, ResultRecord fields);
+
   int line_number = 0;  // 1-based, for error messages
   nlohmann::json record;
+  ResultRecord fields;
 };
 
 // Every non-blank line of `path`, each checked by ResultRecord::from_json (result_record.h). Throws UserError naming
@@ -18,12 +29,5 @@ struct ResultLine {
 // cannot be read. A last line without its '\n' that is not valid JSON is what an interrupted write leaves: it is
 // skipped with a warning on stderr, so that one crash does not make every earlier line unreadable.
 std::vector<ResultLine> read_results_file(const std::string& path);
-
-// record[key], or a UserError "FILE:LINE: no "key"" when it is missing or null, so that a hand-edited or older line
-// is named instead of failing deep inside nlohmann.
-const nlohmann::json& required_field(const ResultLine& line, const std::string& path, const std::string& key);
-
-// The line's config.shard ("K/N") or an empty string for an unsharded (or merged) run.
-std::string shard_of(const ResultLine& line, const std::string& path);
 
 }  // namespace quantsim

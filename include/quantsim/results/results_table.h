@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "quantsim/results/result_record.h"
 #include "quantsim/results/results_file.h"
 
 namespace quantsim {
@@ -21,6 +22,8 @@ struct ResultsTable {
 // "FP32", or precision then flags as the paper writes them: "W4A4 -pcq_w -pcq_a -c laplace -baa -baw -bcw".
 // Dynamic activation ranges (-sm no) get a " [dynamic]" suffix so that they never share a cell with static ones.
 // A run with a --label (a sweep's method name) is named by it instead of its flags: "W4A4 aciq".
+std::string method_label(const ResultRecord& record);
+// The same of a line as JSON that has not been through ResultRecord (defaults as ResultRecord reads them).
 std::string method_label(const nlohmann::json& record);
 
 // The table of `lines` (read from `path`); when a method ran more than once on a column the last line wins. An FP32

@@ -7,6 +7,7 @@
 
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/core/percent.h"
 #include "quantsim/results/result_record.h"
 #include "quantsim/results/results_log.h"
 #include "quantsim/data/shard.h"
@@ -26,13 +27,20 @@ struct ShardedRun {
   std::vector<ShardLine> shards;
 };
 
-// What identifies a run across its shards. The shard's own K, and the per-process output files, may differ.
+// `value`, or the UserError of a line without `key` (absent or null).
+template <typename T>
+const T& given(const std::optional<T>& value, const ResultLine& line, const std::string& path, const char* key) {
+  if (!value) throw UserError(fmt::format("{}:{}: no \"{}\" in this results line", path, line.line_number, key));
+  return *value;
+}
+
+// What identifies a run across its shards. The shard's own K, and the per-shard output files, may differ.
 std::string run_key(const ResultLine& line, const std::string& path, const Shard& shard) {
-  nlohmann::json config = required_field(line, path, "config");
+  nlohmann::json config = line.fields.config;
   for (const char* per_shard : {"shard", "results", "save_logits", "layer_report"}) config.erase(per_shard);
   const nlohmann::json key = {{"config", config},
-                              {"model_sha256", required_field(line, path, "model_sha256")},
-                              {"data", required_field(line, path, "data")},
+                              {"model_sha256", given(line.fields.model_sha256, line, path, "model_sha256")},
+                              {"data", given(line.fields.data, line, path, "data")},
                               {"shards", shard.count}};
   return key.dump();  // objects dump with sorted keys, so equal runs give equal strings
 }
@@ -41,9 +49,8 @@ std::vector<ShardedRun> group_sharded_runs(const std::vector<ResultLine>& lines,
   std::vector<ShardedRun> runs;
   std::map<std::string, size_t> run_of_key;
   for (const ResultLine& line : lines) {
-    const std::string name = shard_of(line, path);
-    if (name.empty()) continue;  // unsharded or already merged
-    const Shard shard = parse_shard(fmt::format("{}:{}: config.shard", path, line.line_number), name);
+    if (line.fields.shard.empty()) continue;  // unsharded or already merged
+    const Shard shard = parse_shard(fmt::format("{}:{}: config.shard", path, line.line_number), line.fields.shard);
     const std::string key = run_key(line, path, shard);
     const auto [it, inserted] = run_of_key.emplace(key, runs.size());
     if (inserted) runs.push_back({key, {}});
@@ -52,11 +59,17 @@ std::vector<ShardedRun> group_sharded_runs(const std::vector<ResultLine>& lines,
   return runs;
 }
 
+// The precision as the line writes it, for messages: "?" when it has none (a hand-written line, read as FP32; the
+// fields at their default stay in other_fields as the line spelled them).
+std::string written_precision(const ResultRecord& record) {
+  return record.precision != "FP32" || record.other_fields.contains("precision") ? record.precision : "?";
+}
+
 // "cnn W4A4 (first shard on line 3)", to name a run in messages.
 std::string describe_run(const ShardedRun& run) {
-  const nlohmann::json& first = run.shards.front().line->record;
-  return fmt::format("{} {} (first shard on line {})", first.value("model_name", "?"), first.value("precision", "?"),
-                     run.shards.front().line->line_number);
+  const ResultLine& first = *run.shards.front().line;
+  return fmt::format("{} {} (first shard on line {})", first.fields.model_name, written_precision(first.fields),
+                     first.line_number);
 }
 
 // Every K in 1..N exactly once; returns the shards ordered by K. Walks the shards present, not 1..N, so that a
@@ -84,16 +97,11 @@ std::vector<ShardLine> check_every_shard_once(const ShardedRun& run, const std::
   return ordered;
 }
 
-int64_t count_field(const ShardLine& s, const std::string& path, const std::string& key) {
-  const std::optional<int64_t> count = json_count(required_field(*s.line, path, key));
-  if (!count) throw UserError(fmt::format("{}:{}: \"{}\" is not an integer count", path, s.line->line_number, key));
-  return *count;
-}
-
-int64_t sum_counts(const std::vector<ShardLine>& shards, const std::string& path, const std::string& key) {
+int64_t sum_counts(const std::vector<ShardLine>& shards, const std::string& path, const char* key,
+                   std::optional<int64_t> ResultRecord::*count) {
   int64_t sum = 0;
   for (const ShardLine& s : shards) {
-    if (__builtin_add_overflow(sum, count_field(s, path, key), &sum)) {
+    if (__builtin_add_overflow(sum, given(s.line->fields.*count, *s.line, path, key), &sum)) {
       throw UserError(fmt::format("{}:{}: \"{}\" of the shards add up to more than a count can hold", path,
                                   s.line->line_number, key));
     }
@@ -102,50 +110,57 @@ int64_t sum_counts(const std::vector<ShardLine>& shards, const std::string& path
 }
 
 // Each phase's time summed over the shards: the compute the run took, wherever its shards ran.
-nlohmann::json summed_times(const std::vector<ShardLine>& shards) {
-  nlohmann::json times = nlohmann::json::object();
+std::map<std::string, double> summed_times(const std::vector<ShardLine>& shards) {
+  std::map<std::string, double> times;
   for (const ShardLine& s : shards) {
-    const nlohmann::json shard_times = s.line->record.value("times", nlohmann::json::object());
-    for (const auto& [phase, seconds] : shard_times.items()) {
-      if (seconds.is_number()) times[phase] = times.value(phase, 0.0) + seconds.get<double>();
-    }
+    if (!s.line->fields.times) continue;
+    for (const auto& [phase, seconds] : *s.line->fields.times) times[phase] += seconds;
   }
   return times;
 }
 
-// Percentages computed exactly as TopKAccuracy does, so that merged and unsharded runs compare equal.
-double percent(int64_t correct, int64_t images) { return images == 0 ? 0.0 : 100.0 * correct / images; }
+// The first shard's line with the counts, percentages and times of all of them.
+ResultRecord merged_record(const std::vector<ShardLine>& shards, const std::string& path) {
+  ResultRecord merged = shards.front().line->fields;
+  const int64_t images = sum_counts(shards, path, "images", &ResultRecord::images);
+  const int64_t top1 = sum_counts(shards, path, "top1_correct", &ResultRecord::top1_correct);
+  const int64_t top5 = sum_counts(shards, path, "top5_correct", &ResultRecord::top5_correct);
+  merged.images = images;
+  merged.top1_correct = top1;
+  merged.top5_correct = top5;
+  merged.top1 = percent(top1, images);  // as TopKAccuracy computes it, so that merged and unsharded runs agree
+  merged.top5 = percent(top5, images);
+  // A first shard with bad_images, even a null one (kept in other_fields), asks every shard for its count.
+  if (merged.bad_images || merged.other_fields.contains("bad_images")) {
+    merged.bad_images = sum_counts(shards, path, "bad_images", &ResultRecord::bad_images);
+  }
+  merged.times = summed_times(shards);
+  const auto evaluate = merged.times->find("evaluate_s");
+  const double evaluate_s = evaluate == merged.times->end() ? 0.0 : evaluate->second;
+  merged.images_per_second = evaluate_s > 0 ? images / evaluate_s : 0.0;
+  merged.shard.clear();  // config.shard null: the whole run
+  merged.merged_from = static_cast<int64_t>(shards.size());
+  merged.version = QUANTSIM_VERSION;
+  merged.timestamp = utc_timestamp();
+  return merged;
+}
 
-nlohmann::json merged_record(const std::vector<ShardLine>& shards, const std::string& path) {
-  nlohmann::json merged = shards.front().line->record;
-  const int64_t images = sum_counts(shards, path, "images");
-  const int64_t top1 = sum_counts(shards, path, "top1_correct");
-  const int64_t top5 = sum_counts(shards, path, "top5_correct");
-  merged["images"] = images;
-  merged["top1_correct"] = top1;
-  merged["top5_correct"] = top5;
-  merged["top1"] = percent(top1, images);
-  merged["top5"] = percent(top5, images);
-  if (merged.contains("bad_images")) merged["bad_images"] = sum_counts(shards, path, "bad_images");
-  merged["times"] = summed_times(shards);
-  const double evaluate_s = merged["times"].value("evaluate_s", 0.0);
-  merged["images_per_second"] = evaluate_s > 0 ? images / evaluate_s : 0.0;
-  merged["config"]["shard"] = nullptr;
-  merged["merged_from"] = shards.size();
-  merged["version"] = QUANTSIM_VERSION;
-  merged["timestamp"] = utc_timestamp();
+// The merged record of every sharded run of `lines`, once every run is complete: a bad file gives nothing.
+std::vector<ResultRecord> merged_records(const std::vector<ResultLine>& lines, const std::string& path) {
+  std::vector<std::vector<ShardLine>> complete_runs;
+  for (const ShardedRun& run : group_sharded_runs(lines, path)) {
+    complete_runs.push_back(check_every_shard_once(run, path));
+  }
+  std::vector<ResultRecord> merged;
+  for (const auto& shards : complete_runs) merged.push_back(merged_record(shards, path));
   return merged;
 }
 
 }  // namespace
 
 std::vector<nlohmann::json> merge_sharded_runs(const std::vector<ResultLine>& lines, const std::string& path) {
-  std::vector<std::vector<ShardLine>> complete_runs;
-  for (const ShardedRun& run : group_sharded_runs(lines, path)) {
-    complete_runs.push_back(check_every_shard_once(run, path));
-  }
-  std::vector<nlohmann::json> merged;  // only once every run is complete: a bad file appends nothing
-  for (const auto& shards : complete_runs) merged.push_back(merged_record(shards, path));
+  std::vector<nlohmann::json> merged;
+  for (const ResultRecord& record : merged_records(lines, path)) merged.push_back(record.to_json());
   return merged;
 }
 
@@ -159,19 +174,18 @@ int run_merge_command(const std::vector<std::string>& args) {
   if (printed_help(options, r)) return 0;
   const std::string path = expand_user(r["results"].as<std::string>());
   const std::string out = r.count("out") ? expand_user(r["out"].as<std::string>()) : path;
-  const std::vector<nlohmann::json> merged = merge_sharded_runs(read_results_file(path), path);
+  const std::vector<ResultRecord> merged = merged_records(read_results_file(path), path);
   if (merged.empty()) std::fprintf(stderr, "quant-sim merge: no sharded runs in %s\n", path.c_str());
-  for (const nlohmann::json& record : merged) {
-    append_result(out, record);
-    if (record.value("mode", "") == "dynamic") {
+  for (const ResultRecord& record : merged) {
+    append_result(out, record.to_json());
+    if (record.mode == "dynamic") {
       std::fprintf(stderr, "quant-sim merge: warning: %s %s has dynamic ranges (-sm no), computed per batch; its "
                    "shards batched other images together, so it may differ from an unsharded run\n",
-                   record.value("model_name", "?").c_str(), record.value("precision", "?").c_str());
+                   record.model_name.c_str(), written_precision(record).c_str());
     }
     std::printf("%s %s: merged %d shards: top-1 %.2f%%  top-5 %.2f%%  (%lld images) -> %s\n",
-                record.value("model_name", "?").c_str(), record.value("precision", "?").c_str(),
-                record["merged_from"].get<int>(), record["top1"].get<double>(), record["top5"].get<double>(),
-                static_cast<long long>(record["images"].get<int64_t>()), out.c_str());
+                record.model_name.c_str(), written_precision(record).c_str(), static_cast<int>(*record.merged_from),
+                record.top1, *record.top5, static_cast<long long>(*record.images), out.c_str());
   }
   return 0;
 }

@@ -80,13 +80,8 @@ std::set<std::string> finished_sweep_keys(const std::string& results_path) {
   std::set<std::string> keys;
   if (!fs::exists(results_path)) return keys;
   for (const ResultLine& line : read_results_file(results_path)) {
-    const auto config = line.record.find("config");
-    if (config == line.record.end() || !config->is_object()) continue;
-    const bool shard = config->contains("shard") && !(*config)["shard"].is_null();
-    const auto key = config->find("sweep_key");  // absent in lines of plain runs and older versions
-    if (!shard && key != config->end() && key->is_string() && !key->get<std::string>().empty()) {
-      keys.insert(key->get<std::string>());
-    }
+    // A shard line is part of a run (merged lines count); plain runs and older versions have no sweep key.
+    if (line.fields.shard.empty() && !line.fields.sweep_key.empty()) keys.insert(line.fields.sweep_key);
   }
   return keys;
 }
