@@ -10,7 +10,7 @@
 #include "quantsim/core/errors.h"
 #include "quantsim/graph/prepared_model.h"
 #include "quantsim/app/run_inputs.h"
-#include "quantsim/app/run_support.h"
+#include "quantsim/app/model_checks.h"
 #include "quantsim/core/stopwatch.h"
 #include "quantsim/app/runs.h"
 #include "quantsim/passes/statistics_collector.h"
