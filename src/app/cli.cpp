@@ -251,15 +251,18 @@ class FlagValues {
   const cxxopts::ParseResult& r_;
 };
 
-template <typename Enum, size_t N>
-Enum parse_choice(const std::string& flag, const std::string& value,
-                  const std::array<std::pair<const char*, Enum>, N>& choices) {
-  std::string allowed;
-  for (const auto& [name, e] : choices) {
-    if (value == name) return e;
-    allowed += (allowed.empty() ? "" : ", ") + std::string(name);
-  }
-  throw UserError(fmt::format("flag {}: '{}' is not one of {}", flag, abbreviated(value), allowed));
+// A choice flag's value by the choice's name table (quant/choices.h); the error lists every name it accepts.
+template <typename Enum>
+Enum choice_value(const std::string& flag, const std::string& value) {
+  if (const std::optional<Enum> choice = parse_choice<Enum>(value)) return *choice;
+  throw UserError(fmt::format("flag {}: '{}' is not one of {}", flag, abbreviated(value), accepted_names<Enum>()));
+}
+
+// -c/--clipping: a name of the table, or Nstd.
+Clipping clipping_value(const std::string& value) {
+  if (const std::optional<Clipping> clipping = parse_clipping(value)) return *clipping;
+  throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of {}, Nstd", abbreviated(value),
+                              canonical_names<Clipping::Kind>()));
 }
 
 // Largest thread count -j accepts: far above any machine's cores, below where thread creation fails.
@@ -305,8 +308,7 @@ void fill_execution(const FlagValues& v, Config& c) {
 
 // --weight-method and its GPFQ settings; checks_gpfq_config (gpfq_weights.h) refuses what does not combine.
 void fill_weight_method(const FlagValues& v, Config& c) {
-  c.weight_method = parse_choice<WeightMethod, 2>("--weight-method", v.text("weight-method"),
-                                                  {{{"rtn", WeightMethod::kRtn}, {"gpfq", WeightMethod::kGpfq}}});
+  c.weight_method = choice_value<WeightMethod>("--weight-method", v.text("weight-method"));
   c.gpfq_scale = v.real("gpfq-scale");
   c.gpfq_patch_prob = v.real("gpfq-patch-prob");
   c.gpfq_samples = v.integer("gpfq-samples", 1, std::numeric_limits<int64_t>::max());
@@ -331,21 +333,18 @@ void fill_quantization(const FlagValues& v, Config& c) {
   c.weight_bits = v.given("qweight") ? parse_bit_width("-qw/--qweight", v.text("qweight")) : (quantizing ? 8 : 0);
   c.per_channel_weights = v.given("pcq_w");
   c.per_channel_activations = v.given("pcq_a");
-  c.clipping = parse_clipping(v.text("clipping"));
+  c.clipping = clipping_value(v.text("clipping"));
   c.clip_weights = v.given("clip-weights");
   c.bit_alloc_activations = v.given("baa");
   c.bit_alloc_weights = v.given("baw");
-  c.bit_alloc_rounding = parse_choice<BitRounding, 2>(
-      "-bam", v.text("bam"), {{{"round", BitRounding::kRound}, {"ceil", BitRounding::kCeil}}});
-  c.bit_alloc_prior = parse_choice<Prior, 3>(
-      "-bap", v.text("bap"), {{{"gaus", Prior::kGauss}, {"gauss", Prior::kGauss}, {"laplace", Prior::kLaplace}}});
+  c.bit_alloc_rounding = choice_value<BitRounding>("-bam", v.text("bam"));
+  c.bit_alloc_prior = choice_value<Prior>("-bap", v.text("bap"));
   c.bit_alloc_target_activations = bit_target(v, "bata");
   c.bit_alloc_target_weights = bit_target(v, "batw");
   c.ba_any_bits = v.given("ba-any-bits");
   c.bias_correct_weights = v.given("bcw");
   c.variance_correct_weights = v.given("vcw");
-  c.act_sites = parse_choice<ActSites, 2>("--act-sites", v.text("act-sites"),
-                                          {{{"outputs", ActSites::kOutputs}, {"inputs", ActSites::kInputs}}});
+  c.act_sites = choice_value<ActSites>("--act-sites", v.text("act-sites"));
   const std::string first_last = v.text("first-last-bits");
   c.first_last_bits = parse_bit_width("--first-last-bits", std::isdigit(static_cast<unsigned char>(first_last[0]))
                                                                ? "int" + first_last
@@ -355,10 +354,8 @@ void fill_quantization(const FlagValues& v, Config& c) {
 
 void fill_statistics_and_evaluation(const FlagValues& v, Config& c) {
   constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
-  c.stats_mode = parse_choice<StatsMode, 3>(
-      "-sm", v.text("sm"), {{{"no", StatsMode::kNo}, {"collect", StatsMode::kCollect}, {"use", StatsMode::kUse}}});
-  c.stats_kind = parse_choice<StatsKind, 2>("-sk", v.text("sk"),
-                                            {{{"mean", StatsKind::kMean}, {"max", StatsKind::kMax}}});
+  c.stats_mode = choice_value<StatsMode>("-sm", v.text("sm"));
+  c.stats_kind = choice_value<StatsKind>("-sk", v.text("sk"));
   c.stats_dir = v.path("stats-dir");
   c.calib_size = v.optional_integer("cs", 1, kUnbounded);
   c.shuffle = v.given("sh");
@@ -403,25 +400,6 @@ int parse_bit_width(const std::string& flag, const std::string& value) {
     if (bits >= 1 && bits <= 16) return bits;
   }
   throw UserError(fmt::format("flag {}: '{}' is not intN (N in 1..16) or f32", flag, abbreviated(value)));
-}
-
-Clipping parse_clipping(const std::string& value) {
-  Clipping clipping;
-  std::smatch match;
-  if (value == "no") {
-    clipping.kind = Clipping::Kind::kNone;
-  } else if (value == "laplace") {
-    clipping.kind = Clipping::Kind::kLaplace;
-  } else if (value == "gaus" || value == "gauss") {
-    clipping.kind = Clipping::Kind::kGauss;
-  } else if (std::regex_match(value, match, std::regex("([0-9]{1,6}(\\.[0-9]{0,12})?)std")) &&
-             std::strtod(match[1].str().c_str(), nullptr) > 0) {
-    clipping.kind = Clipping::Kind::kNStd;
-    clipping.n_std = std::strtod(match[1].str().c_str(), nullptr);
-  } else {
-    throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of no, laplace, gaus, Nstd", abbreviated(value)));
-  }
-  return clipping;
 }
 
 std::string flag_label(const std::string& given_key) {

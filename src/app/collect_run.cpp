@@ -10,7 +10,7 @@
 #include "quantsim/core/errors.h"
 #include "quantsim/graph/prepared_model.h"
 #include "quantsim/app/run_inputs.h"
-#include "quantsim/app/run_support.h"
+#include "quantsim/app/model_checks.h"
 #include "quantsim/core/stopwatch.h"
 #include "quantsim/app/runs.h"
 #include "quantsim/passes/statistics_collector.h"
@@ -84,7 +84,7 @@ int run_collect(const Config& config) {
   prepared.to(torch::Device(device));
   check_model_classes(model, prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU));
   std::fprintf(stderr, "quant-sim: collecting statistics of %s (%zu sites, act-sites %s) on %s: %zu images\n",
-               model.name.c_str(), prepared.sites().size(), act_sites_name(config.act_sites).c_str(),
+               model.name.c_str(), prepared.sites().size(), to_string(config.act_sites).c_str(),
                calibration.root.c_str(), images.size());
 
   StatisticsCollector collector(prepared.sites());
@@ -95,7 +95,7 @@ int run_collect(const Config& config) {
   statistics.metadata.model_sha256 = model.sha256;
   statistics.metadata.model_path = model.path;
   statistics.metadata.arch = model.name;
-  statistics.metadata.act_sites = act_sites_name(config.act_sites);
+  statistics.metadata.act_sites = to_string(config.act_sites);
   statistics.metadata.calib_data = calibration.root;
   statistics.metadata.calib_images = passes.images;
   statistics.metadata.batch_size = config.batch_size;

@@ -9,16 +9,6 @@ namespace {
 
 std::string bits_name(int bits) { return bits == 0 ? "f32" : fmt::format("int{}", bits); }
 
-std::string clipping_name(const Clipping& c) {
-  switch (c.kind) {
-    case Clipping::Kind::kNone: return "no";
-    case Clipping::Kind::kLaplace: return "laplace";
-    case Clipping::Kind::kGauss: return "gaus";
-    case Clipping::Kind::kNStd: return fmt::format("{}std", c.n_std);
-  }
-  return "?";
-}
-
 template <typename T>
 nlohmann::json optional_json(const std::optional<T>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
@@ -27,7 +17,6 @@ nlohmann::json optional_json(const std::optional<T>& value) {
 }  // namespace
 
 nlohmann::json config_to_json(const Config& c) {
-  static const char* kStatsModes[] = {"no", "collect", "use"};
   return {
       {"arch", c.arch},
       {"model", c.model_path},
@@ -47,25 +36,25 @@ nlohmann::json config_to_json(const Config& c) {
       {"qweight", bits_name(c.weight_bits)},
       {"pcq_w", c.per_channel_weights},
       {"pcq_a", c.per_channel_activations},
-      {"clipping", clipping_name(c.clipping)},
+      {"clipping", to_string(c.clipping)},
       {"clip_weights", c.clip_weights},
       {"baa", c.bit_alloc_activations},
       {"baw", c.bit_alloc_weights},
-      {"bam", c.bit_alloc_rounding == BitRounding::kRound ? "round" : "ceil"},
-      {"bap", c.bit_alloc_prior == Prior::kGauss ? "gaus" : "laplace"},
+      {"bam", to_string(c.bit_alloc_rounding)},
+      {"bap", to_string(c.bit_alloc_prior)},
       {"bata", optional_json(c.bit_alloc_target_activations)},
       {"batw", optional_json(c.bit_alloc_target_weights)},
       {"ba_any_bits", c.ba_any_bits},
       {"bcw", c.bias_correct_weights},
       {"vcw", c.variance_correct_weights},
-      {"act_sites", c.act_sites == ActSites::kOutputs ? "outputs" : "inputs"},
+      {"act_sites", to_string(c.act_sites)},
       {"first_last_bits", bits_name(c.first_last_bits)},
-      {"weight_method", c.weight_method == WeightMethod::kGpfq ? "gpfq" : "rtn"},
+      {"weight_method", to_string(c.weight_method)},
       {"gpfq_scale", c.gpfq_scale},
       {"gpfq_patch_prob", c.gpfq_patch_prob},
       {"gpfq_samples", c.gpfq_samples},
-      {"sm", kStatsModes[static_cast<int>(c.stats_mode)]},
-      {"sk", c.stats_kind == StatsKind::kMean ? "mean" : "max"},
+      {"sm", to_string(c.stats_mode)},
+      {"sk", to_string(c.stats_kind)},
       {"stats_dir", c.stats_dir},
       {"cs", optional_json(c.calib_size)},
       {"sh", c.shuffle},

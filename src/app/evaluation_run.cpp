@@ -18,7 +18,8 @@
 #include "quantsim/export/npy_writer.h"
 #include "quantsim/graph/prepared_model.h"
 #include "quantsim/results/results_log.h"
-#include "quantsim/app/run_support.h"
+#include "quantsim/app/model_checks.h"
+#include "quantsim/app/output_destinations.h"
 #include "quantsim/app/runs.h"
 #include "quantsim/data/shard.h"
 #include "quantsim/passes/statistics_collector.h"
@@ -183,8 +184,8 @@ int run_evaluation(const Config& config) {
   if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
 
   std::printf("%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
-              quantized ? fmt::format(" ({} ranges, act-sites {})", runnable.mode,
-                                      config.act_sites == ActSites::kOutputs ? "outputs" : "inputs").c_str() : "",
+              quantized ? fmt::format(" ({} ranges, act-sites {})", runnable.mode, to_string(config.act_sites)).c_str()
+                        : "",
               result.accuracy.top1_percent(), result.accuracy.top5_percent(),
               static_cast<long long>(result.accuracy.images()), result.images_per_second());
   if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);

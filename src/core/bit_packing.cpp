@@ -52,22 +52,4 @@ uint32_t BitReader::read(int bits) {
   return code;
 }
 
-uint64_t packed_size(uint64_t count, int bits) {
-  check_width(bits);
-  return (count * static_cast<uint64_t>(bits) + 7) / 8;
-}
-
-std::string pack_codes(const std::vector<uint32_t>& codes, int bits) {
-  BitWriter writer;
-  for (uint32_t code : codes) writer.write(code, bits);
-  return writer.bytes();
-}
-
-std::vector<uint32_t> unpack_codes(const std::string& bytes, size_t count, int bits) {
-  BitReader reader(bytes);
-  std::vector<uint32_t> codes(count);
-  for (uint32_t& code : codes) code = reader.read(bits);
-  return codes;
-}
-
 }  // namespace quantsim

@@ -108,10 +108,6 @@ at::Tensor PreparedModel::layer_weight(int64_t index) const {
   return impl_->layer_nodes.at(static_cast<size_t>(index)).live_weight;
 }
 
-void PreparedModel::restore_original_weights() {
-  for (const graph::LayerNode& node : impl_->layer_nodes) set_layer_weight(node.layer.index, node.layer.original_weight);
-}
-
 void PreparedModel::to(const c10::Device& device) {
   std::lock_guard<std::mutex> lock(impl_->code_mutex);
   move_constants(*impl_->frozen.graph->block(), device);
@@ -150,8 +146,6 @@ void PreparedModel::save_fake_quantized(const std::string& path,
   graph::fake_quantized_module(impl_->frozen.module, site_params).save(bytes);
   write_file_atomically(path, bytes.str());
 }
-
-std::string PreparedModel::graph_text() const { return impl_->frozen.graph->toString(); }
 
 int64_t PreparedModel::count_nodes(const std::string& kind) const {
   return count_kind(*impl_->frozen.graph->block(), c10::Symbol::fromQualString(kind));

@@ -46,8 +46,6 @@ ScopedSiteHandler::ScopedSiteHandler(SiteHandler& handler)
 
 ScopedSiteHandler::~ScopedSiteHandler() { g_handler.store(previous_, std::memory_order_release); }
 
-SiteHandler* current_site_handler() { return g_handler.load(std::memory_order_acquire); }
-
 }  // namespace quantsim
 
 // CONSERVATIVE alias analysis marks the op as having side effects and possibly aliasing its input: dead-code

@@ -63,7 +63,7 @@ LayerReportRecorder::LayerReportRecorder(const LayerReportOptions& options, cons
   header_.model = model.path;
   header_.model_sha256 = model.sha256;
   header_.precision = options.precision;
-  header_.act_sites = options.act_sites == ActSites::kOutputs ? "outputs" : "inputs";
+  header_.act_sites = to_string(options.act_sites);
   header_.ranges = dynamic_ ? "dynamic" : "static";
   for (const Layer& layer : quantized.layers()) {
     weight_entries_.push_back(weight_entry(layer, weights.at(layer.index), quantized.layer_weight(layer.index),

@@ -59,10 +59,4 @@ ClipRange unsigned_clip_range(const Clipping& clipping, const RangeStats& pre_re
   return {0.0, std::min(max_post, std::max(pre_relu.mean, 0.0) + alpha)};
 }
 
-ClipRange clip_range(const Clipping& clipping, const RangeStats& stats, double max_post, int bits,
-                     Signedness signedness) {
-  return signedness == Signedness::kUnsigned ? unsigned_clip_range(clipping, stats, max_post, bits)
-                                             : signed_clip_range(clipping, stats, bits);
-}
-
 }  // namespace quantsim

@@ -29,8 +29,6 @@ void QuantErrorAccumulator::add(const at::Tensor& reference, const at::Tensor& a
   count_ += reference.numel();
 }
 
-void QuantErrorAccumulator::reset() { *this = QuantErrorAccumulator(); }
-
 double QuantErrorAccumulator::signal_energy() const { return value_of(signal_); }
 
 double QuantErrorAccumulator::noise_energy() const { return value_of(noise_); }

@@ -399,14 +399,12 @@ const SiteStatistics& Statistics::site(const std::string& name) const {
   throw UserError(fmt::format("{}statistics of {} have no site '{}'", file, metadata.arch, name));
 }
 
-std::string act_sites_name(ActSites act_sites) { return act_sites == ActSites::kInputs ? "inputs" : "outputs"; }
-
 std::string statistics_path(const std::string& stats_dir, const std::string& arch, ActSites act_sites) {
   // The arch names a folder: it must not climb out of stats_dir or nest.
   if (arch.empty() || arch == "." || arch == ".." || arch.find('/') != std::string::npos) {
     throw UserError(fmt::format("-a/--arch: '{}' cannot name a statistics folder", arch));
   }
-  return (fs::path(expand_user(stats_dir)) / arch / (act_sites_name(act_sites) + ".json")).string();
+  return (fs::path(expand_user(stats_dir)) / arch / (to_string(act_sites) + ".json")).string();
 }
 
 std::string statistics_to_json(const Statistics& statistics) {
@@ -477,9 +475,9 @@ Statistics load_statistics(const std::string& path, const std::string& arch) {
 void check_compatible(const Statistics& statistics, const std::string& path, const std::string& model_sha256,
                       const std::vector<SiteShape>& model_sites, ActSites act_sites) {
   const StatisticsMetadata& stored = statistics.metadata;
-  if (stored.act_sites != act_sites_name(act_sites)) {
+  if (stored.act_sites != to_string(act_sites)) {
     throw UserError(fmt::format("{}: statistics were collected with --act-sites {}, this run uses --act-sites {}",
-                                path, stored.act_sites, act_sites_name(act_sites)));
+                                path, stored.act_sites, to_string(act_sites)));
   }
   if (stored.model_sha256 != model_sha256) {
     throw UserError(fmt::format("{}: statistics belong to another model file (SHA-256 {}, collected from {}); this "

@@ -66,18 +66,6 @@ at::Tensor apply_correction(const at::Tensor& weight, const MeanCorrection& corr
   return back_to_weight(q - correction.q_mean + correction.target_mean, weight);
 }
 
-at::Tensor bias_corrected_weight(const at::Tensor& quantized, const at::Tensor& original) {
-  check_pair(quantized, original);
-  if (quantized.numel() == 0) return quantized.clone();
-  return apply_correction(quantized, mean_correction(quantized, original));
-}
-
-at::Tensor variance_corrected_weight(const at::Tensor& quantized, const at::Tensor& original) {
-  check_pair(quantized, original);
-  if (quantized.numel() == 0) return quantized.clone();
-  return apply_correction(quantized, variance_correction(quantized, original));
-}
-
 CorrectionSteps correction_steps(const at::Tensor& quantized, const at::Tensor& original,
                                  WeightCorrections corrections) {
   CorrectionSteps steps;

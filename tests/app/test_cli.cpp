@@ -105,3 +105,32 @@ TEST(Cli, BitWidths) {
   EXPECT_EQ(parse_bit_width("x", "f32"), 0);
   EXPECT_THROW(parse_bit_width("x", "int"), UserError);
 }
+
+TEST(Cli, StatsModeRoundTripsThroughItsNames) {
+  for (const StatsMode mode : {StatsMode::kNo, StatsMode::kCollect, StatsMode::kUse}) {
+    EXPECT_EQ(parse_choice<StatsMode>(to_string(mode)), mode);
+    EXPECT_EQ(parse({"-sm", to_string(mode)}).stats_mode, mode);
+  }
+  EXPECT_EQ(accepted_names<StatsMode>(), "no, collect, use");
+}
+
+// The messages list the names of the choice's table (quant/choices.h), aliases included except for -c.
+TEST(Cli, ChoiceErrorsListTheAcceptedNames) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-sm", "maybe"}, "flag -sm: 'maybe' is not one of no, collect, use"},
+      {{"-sk", "min"}, "flag -sk: 'min' is not one of mean, max"},
+      {{"-bam", "floor"}, "flag -bam: 'floor' is not one of round, ceil"},
+      {{"-bap", "cauchy"}, "flag -bap: 'cauchy' is not one of gaus, gauss, laplace"},
+      {{"--act-sites", "middle"}, "flag --act-sites: 'middle' is not one of outputs, inputs"},
+      {{"--weight-method", "adaround"}, "flag --weight-method: 'adaround' is not one of rtn, gpfq"},
+      {{"-c", "cauchy"}, "flag -c/--clipping: 'cauchy' is not one of no, laplace, gaus, Nstd"},
+  };
+  for (const auto& [args, message] : cases) {
+    try {
+      parse(args);
+      ADD_FAILURE() << "accepted " << args.back();
+    } catch (const UserError& e) {
+      EXPECT_EQ(std::string(e.what()), message);
+    }
+  }
+}

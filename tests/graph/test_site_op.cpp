@@ -32,7 +32,6 @@ class Doubler : public SiteHandler {
 };
 
 TEST(SiteOp, IsIdentityWithoutHandler) {
-  ASSERT_EQ(current_site_handler(), nullptr);
   const at::Tensor x = at::arange(6, at::kFloat);
   EXPECT_TRUE(call_site_op(x, encode_site_call(3, SiteRole::kValue)).equal(x));
 }
@@ -48,18 +47,22 @@ TEST(SiteOp, DecodesSiteIdAndRole) {
   EXPECT_EQ(doubler.seen_pre, std::vector<int64_t>{7});
 }
 
+// Which handler is installed shows in who sees a site call: site ids 1, 2, 3 at each level of nesting.
 TEST(SiteOp, ScopedHandlerRestoresThePreviousOne) {
   Doubler outer;
   Doubler inner;
+  const at::Tensor x = at::ones({2});
   {
     ScopedSiteHandler outer_scope(outer);
     {
       ScopedSiteHandler inner_scope(inner);
-      EXPECT_EQ(current_site_handler(), &inner);
+      EXPECT_TRUE(call_site_op(x, encode_site_call(1, SiteRole::kValue)).equal(x * 2));
     }
-    EXPECT_EQ(current_site_handler(), &outer);
+    EXPECT_TRUE(call_site_op(x, encode_site_call(2, SiteRole::kValue)).equal(x * 2));
   }
-  EXPECT_EQ(current_site_handler(), nullptr);
+  EXPECT_TRUE(call_site_op(x, encode_site_call(3, SiteRole::kValue)).equal(x));  // no handler: identity
+  EXPECT_EQ(inner.seen_sites, std::vector<int64_t>{1});
+  EXPECT_EQ(outer.seen_sites, std::vector<int64_t>{2});
 }
 
 TEST(SiteOp, SurvivesDeadCodeEliminationEvenWhenUnused) {

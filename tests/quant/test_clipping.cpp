@@ -3,6 +3,7 @@
 
 #include "quantsim/quant/aciq.h"
 #include "quantsim/quant/clipping.h"
+#include "quantsim/quant/quant_params.h"
 #include "quantsim/core/errors.h"
 
 namespace quantsim {
@@ -120,11 +121,23 @@ TEST(Clipping, UnsignedWithoutClippingIsZeroToPostReluMax) {
   EXPECT_EQ(range.hi, 7.0);
 }
 
+// compute_quant_params (quant_params.h) picks the signed or the unsigned range by the request's signedness; an
+// unsigned site's range comes from its pre-ReLU statistics and stops at the maximum of its (post-ReLU) value.
 TEST(Clipping, DispatchFollowsSignedness) {
   const RangeStats stats = wide_stats();
   const Clipping laplace = clipping_of(Clipping::Kind::kLaplace);
-  const ClipRange as_signed = clip_range(laplace, stats, 3.0, 4, Signedness::kSigned);
-  const ClipRange as_unsigned = clip_range(laplace, stats, 3.0, 4, Signedness::kUnsigned);
+  ChannelwiseStats value;  // as wide_stats, read with -sk max
+  value.per_tensor = {stats.min, stats.max, 0.0, 0.0, stats.mean, stats.std, stats.b};
+  ChannelwiseStats post_relu = value;
+  post_relu.per_tensor.min = 0.0;
+  post_relu.per_tensor.max = 3.0;
+  TensorQuantRequest request;
+  request.bits = 4;
+  request.clipping = laplace;
+  request.stats_kind = StatsKind::kMax;
+  const ClipRange as_signed = compute_quant_params(request, value, nullptr).range;
+  request.signedness = Signedness::kUnsigned;
+  const ClipRange as_unsigned = compute_quant_params(request, post_relu, &value).range;
   EXPECT_DOUBLE_EQ(as_signed.lo, signed_clip_range(laplace, stats, 4).lo);
   EXPECT_EQ(as_unsigned.lo, 0.0);
   EXPECT_EQ(as_unsigned.hi, 3.0);

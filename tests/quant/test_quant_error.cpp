@@ -62,11 +62,12 @@ TEST(QuantError, NoErrorHasZeroMseAndNoFiniteSqnr) {
   EXPECT_FALSE(accumulator.sqnr_db().has_value());  // infinite
 }
 
+// The layer report starts its accumulators afresh by assigning new ones (LayerReportRecorder::reset).
 TEST(QuantError, ResetForgetsEverything) {
   QuantErrorAccumulator accumulator;
   accumulator.add(at::ones({4}), at::zeros({4}));
   EXPECT_EQ(accumulator.mse(), 1.0);
-  accumulator.reset();
+  accumulator = QuantErrorAccumulator();
   EXPECT_EQ(accumulator.count(), 0);
   EXPECT_EQ(accumulator.noise_energy(), 0.0);
 }

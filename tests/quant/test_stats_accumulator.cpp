@@ -186,12 +186,23 @@ TEST(StatsAccumulator, DoubleInputTakesTheAtenPathWithTheSameResults) {
   expect_moments_near(from_double.per_tensor, from_float.per_tensor, 1e-12);
 }
 
+// The counts show in what they govern: pass 2 must see the 10 images of pass 1, and the batch-mean extremes are
+// equal-weight means over the 3 batches.
 TEST(StatsAccumulator, ReportsShapeAndCounts) {
   StatsAccumulator accumulator;
-  for (const at::Tensor& batch : calibration_data({10, 3, 4, 2}).split(4, 0)) accumulator.observe(batch);
+  const at::Tensor data = calibration_data({10, 3, 4, 2});
+  const std::vector<at::Tensor> batches = data.split(4, 0);
+  for (const at::Tensor& batch : batches) accumulator.observe(batch);
   EXPECT_EQ(accumulator.sample_shape(), (std::vector<int64_t>{3, 4, 2}));
-  EXPECT_EQ(accumulator.images_observed(), 10);
-  EXPECT_EQ(accumulator.batches_observed(), 3);
+  accumulator.finish_first_pass();
+  accumulator.observe_abs_deviation(data.narrow(0, 0, 9));
+  EXPECT_THROW(accumulator.finish(), std::logic_error);
+  accumulator.observe_abs_deviation(data.narrow(0, 9, 1));
+  const ChannelwiseStats stats = accumulator.finish();
+  double sum_of_batch_min = 0.0;
+  for (const at::Tensor& batch : batches) sum_of_batch_min += batch.min().item<double>();
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_NEAR(stats.per_tensor.min_batch_mean, sum_of_batch_min / 3.0, 1e-12);
 }
 
 TEST(StatsAccumulator, RefusesMisuse) {

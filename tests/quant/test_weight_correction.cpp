@@ -32,6 +32,14 @@ at::Tensor channel_stds(const at::Tensor& w) {
   return w.reshape({w.size(0), -1}).to(at::kDouble).std(/*dim=*/{1}, /*unbiased=*/false);
 }
 
+// -bcw alone and -vcw alone.
+at::Tensor bias_corrected(const at::Tensor& q, const at::Tensor& w) {
+  return corrected_weight(q, w, WeightCorrections{/*variance=*/false, /*bias=*/true});
+}
+at::Tensor variance_corrected(const at::Tensor& q, const at::Tensor& w) {
+  return corrected_weight(q, w, WeightCorrections{/*variance=*/true, /*bias=*/false});
+}
+
 TEST(WeightCorrection, QuantizationReallyChangesTheMoments) {  // else the tests below would prove nothing
   const at::Tensor w = make_weight();
   const at::Tensor q = quantize_coarsely(w);
@@ -42,7 +50,7 @@ TEST(WeightCorrection, QuantizationReallyChangesTheMoments) {  // else the tests
 TEST(WeightCorrection, BiasCorrectionRestoresChannelMeans) {
   const at::Tensor w = make_weight();
   const at::Tensor q = quantize_coarsely(w);
-  const at::Tensor corrected = bias_corrected_weight(q, w);
+  const at::Tensor corrected = bias_corrected(q, w);
   EXPECT_EQ(corrected.scalar_type(), at::kFloat);
   EXPECT_EQ(corrected.sizes(), w.sizes());
   EXPECT_TRUE(at::allclose(channel_means(corrected), channel_means(w), /*rtol=*/0.0, /*atol=*/1e-6));
@@ -53,7 +61,7 @@ TEST(WeightCorrection, BiasCorrectionRestoresChannelMeans) {
 TEST(WeightCorrection, VarianceCorrectionRestoresChannelStdAndKeepsTheQuantizedMean) {
   const at::Tensor w = make_weight();
   const at::Tensor q = quantize_coarsely(w);
-  const at::Tensor corrected = variance_corrected_weight(q, w);
+  const at::Tensor corrected = variance_corrected(q, w);
   // The coarse grid flattens the narrowest channels to one value: those must stay as they are.
   const at::Tensor constant = channel_stds(q) == 0;
   ASSERT_GT(constant.sum().item<int64_t>(), 0);
@@ -76,7 +84,7 @@ TEST(WeightCorrection, BothRestoreMeanAndStd) {
   EXPECT_TRUE(at::allclose(channel_stds(corrected).masked_select(spread), channel_stds(w).masked_select(spread),
                            1e-6, 1e-6));
   // Variance first, then bias: the same as composing the two by hand.
-  EXPECT_TRUE(at::equal(corrected, bias_corrected_weight(variance_corrected_weight(q, w), w)));
+  EXPECT_TRUE(at::equal(corrected, bias_corrected(variance_corrected(q, w), w)));
 }
 
 TEST(WeightCorrection, NoCorrectionLeavesTheWeightAlone) {
@@ -89,13 +97,13 @@ TEST(WeightCorrection, WorksOnLinearWeights) {
   at::manual_seed(3);
   const at::Tensor w = at::randn({10, 32}) * 0.1 + 0.02;
   const at::Tensor q = at::round(w / 0.05) * 0.05;
-  const at::Tensor corrected = bias_corrected_weight(q, w);
+  const at::Tensor corrected = bias_corrected(q, w);
   EXPECT_TRUE(at::allclose(channel_means(corrected), channel_means(w), 0.0, 1e-7));
 }
 
 TEST(WeightCorrection, RejectsMismatchedShapes) {
-  EXPECT_THROW(bias_corrected_weight(at::zeros({4, 3}), at::zeros({3, 4})), std::invalid_argument);
-  EXPECT_THROW(variance_corrected_weight(at::zeros({}), at::zeros({})), std::invalid_argument);
+  EXPECT_THROW(bias_corrected(at::zeros({4, 3}), at::zeros({3, 4})), std::invalid_argument);
+  EXPECT_THROW(variance_corrected(at::zeros({}), at::zeros({})), std::invalid_argument);
 }
 
 TEST(WeightCorrection, StoredStepsReplayToTheSameWeightBitForBit) {  // what --export relies on

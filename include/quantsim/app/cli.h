@@ -25,9 +25,6 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args);
 // "int4" -> 4, "f32" -> 0 (not quantized); throws UserError naming `flag` otherwise. Bits must be 1..16.
 int parse_bit_width(const std::string& flag, const std::string& value);
 
-// "no" | "laplace" | "gaus" | "gauss" | "<N>std".
-Clipping parse_clipping(const std::string& value);
-
 // How a flag, by its cxxopts key ("batch-size", "pcq_w", "data"), is written in messages: "-b/--batch-size",
 // "-pcq_w", "--data".
 std::string flag_label(const std::string& key);

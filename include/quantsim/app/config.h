@@ -11,7 +11,12 @@
 
 namespace quantsim {
 
-enum class StatsMode { kNo, kCollect, kUse };
+enum class StatsMode { kNo, kCollect, kUse };  // -sm
+
+// "no", "collect", "use" (the name table of quant/choices.h).
+template <>
+const std::vector<ChoiceName<StatsMode>>& choice_names<StatsMode>();
+std::string to_string(StatsMode mode);
 
 struct Config {
   // Model and data.

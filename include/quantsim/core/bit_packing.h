@@ -7,7 +7,6 @@
 // nibble and code 1 in the high nibble of byte 0. The unused high bits of the last byte are zero.
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace quantsim {
 
@@ -21,7 +20,6 @@ class BitWriter {
   void write(uint32_t code, int bits);
   // The bytes written so far, the last one zero-padded.
   const std::string& bytes() const { return bytes_; }
-  uint64_t bit_count() const { return bit_count_; }
 
  private:
   std::string bytes_;
@@ -42,12 +40,5 @@ class BitReader {
   size_t size_;
   uint64_t bit_position_ = 0;
 };
-
-// Bytes needed for `count` codes of `bits` bits: ceil(count * bits / 8).
-uint64_t packed_size(uint64_t count, int bits);
-
-// Convenience for one width: pack every code / unpack `count` codes.
-std::string pack_codes(const std::vector<uint32_t>& codes, int bits);
-std::vector<uint32_t> unpack_codes(const std::string& bytes, size_t count, int bits);
 
 }  // namespace quantsim

@@ -17,7 +17,6 @@ class ProgressBar {
 
   void advance(int64_t done_now);  // adds to the count of items done
   void finish();                   // draws the final state and ends the line
-  bool active() const { return active_; }
 
   // The text of one redraw (no carriage return), exposed for tests.
   static std::string render(const std::string& label, int64_t done, int64_t total, double seconds);

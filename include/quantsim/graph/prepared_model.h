@@ -54,8 +54,6 @@ class PreparedModel {
   void set_layer_weight(int64_t index, const at::Tensor& weight);
   // The weight layer `index` currently computes with.
   at::Tensor layer_weight(int64_t index) const;
-  // Back to the FP32 (BN-folded) weights.
-  void restore_original_weights();
 
   // Moves every constant of the graph (weights, biases, original_weight copies) to `device`; inputs must follow.
   void to(const c10::Device& device);
@@ -71,9 +69,8 @@ class PreparedModel {
   // It runs in any program that links libquantsim_quant (which registers the ops), e.g. `quant-sim --model PATH`.
   void save_fake_quantized(const std::string& path, const std::vector<std::optional<QuantParams>>& site_params) const;
 
-  // Diagnostics and tests: the prepared graph as text, and how many top-level nodes of a kind ("aten::batch_norm")
-  // it holds, nested blocks included.
-  std::string graph_text() const;
+  // How many nodes of a kind ("aten::batch_norm") the prepared graph holds, nested blocks included: what the
+  // preparation left of the model (tests check the folding and rewriting with it).
   int64_t count_nodes(const std::string& kind) const;
 
  private:

@@ -41,9 +41,6 @@ class ScopedSiteHandler {
   SiteHandler* previous_;
 };
 
-// The handler currently installed, or nullptr.
-SiteHandler* current_site_handler();
-
 // How the integer argument of `quantsim::site(Tensor x, int code) -> Tensor` encodes the call:
 // code = 2 * site_id + role, role 0 = the site value (on_site), role 1 = a pre-activation observation.
 enum class SiteRole : int64_t { kValue = 0, kPreActivation = 1 };

@@ -41,8 +41,4 @@ ClipRange signed_clip_range(const Clipping& clipping, const RangeStats& stats, i
 // min/max are not used); `max_post` is the maximum of the post-ReLU tensor.
 ClipRange unsigned_clip_range(const Clipping& clipping, const RangeStats& pre_relu, double max_post, int bits);
 
-// Dispatches to signed_clip_range / unsigned_clip_range (max_post is ignored for signed sites).
-ClipRange clip_range(const Clipping& clipping, const RangeStats& stats, double max_post, int bits,
-                     Signedness signedness);
-
 }  // namespace quantsim

@@ -15,7 +15,6 @@ class QuantErrorAccumulator {
   // float32 within a batch (relative error about 1e-7) and summed over batches in float64 on the tensors' device, so
   // that adding a batch never waits for the device.
   void add(const at::Tensor& reference, const at::Tensor& approximation);
-  void reset();
 
   int64_t count() const { return count_; }
   double signal_energy() const;  // sum x^2

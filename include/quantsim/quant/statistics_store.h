@@ -29,7 +29,7 @@ struct StatisticsMetadata {
   std::string model_sha256;  // lower-case hex SHA-256 of the model file
   std::string model_path;
   std::string arch;
-  std::string act_sites;     // "outputs" or "inputs" (act_sites_name)
+  std::string act_sites;     // "outputs" or "inputs" (to_string(ActSites))
   std::string calib_data;    // calibration set path
   int64_t calib_images = 0;  // images in the statistics
   int64_t batch_size = 0;    // -b of the collect run: min_batch_mean / max_batch_mean depend on it
@@ -66,9 +66,6 @@ struct Statistics {
 constexpr size_t kMaxSiteDims = 8;
 constexpr int64_t kMaxSiteChannels = int64_t{1} << 20;
 constexpr int64_t kMaxSiteElements = int64_t{1} << 40;
-
-// "outputs" / "inputs", as in --act-sites and in file names.
-std::string act_sites_name(ActSites act_sites);
 
 // <stats_dir>/<arch>/<act-sites>.json, with a leading "~/" of stats_dir expanded.
 std::string statistics_path(const std::string& stats_dir, const std::string& arch, ActSites act_sites);

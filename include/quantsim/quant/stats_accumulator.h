@@ -47,8 +47,6 @@ class StatsAccumulator {
 
   // Shape of one image's tensor, e.g. {C, H, W}; empty before the first batch.
   const std::vector<int64_t>& sample_shape() const { return sample_shape_; }
-  int64_t images_observed() const { return images_first_pass_; }
-  int64_t batches_observed() const { return batches_; }
 
  private:
   // Running moments of one channel. Values are combined with Chan's parallel formula, never as sum of squares.

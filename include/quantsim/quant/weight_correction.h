@@ -8,13 +8,10 @@
 
 namespace quantsim {
 
-// -bcw: W_q[c] - mean(W_q[c]) + mean(W[c]) for every output channel c.
-at::Tensor bias_corrected_weight(const at::Tensor& quantized, const at::Tensor& original);
-
-// -vcw: (W_q[c] - mean(W_q[c])) * std(W[c]) / std(W_q[c]) + mean(W_q[c]); a channel with std(W_q[c]) == 0 (all its
-// weights quantized to one value) is returned unchanged, since no scaling can give it a spread.
-at::Tensor variance_corrected_weight(const at::Tensor& quantized, const at::Tensor& original);
-
+// For every output channel c:
+//   -bcw (bias): W_q[c] - mean(W_q[c]) + mean(W[c]).
+//   -vcw (variance): (W_q[c] - mean(W_q[c])) * std(W[c]) / std(W_q[c]) + mean(W_q[c]); a channel with
+//   std(W_q[c]) == 0 (all its weights quantized to one value) is left unchanged, since no scaling can give it a spread.
 struct WeightCorrections {
   bool variance = false;  // -vcw
   bool bias = false;      // -bcw
@@ -22,11 +19,13 @@ struct WeightCorrections {
 
 // Applies the requested corrections in the SPEC's order: variance first, then bias (the mean correction last, so
 // that the final mean is the FP32 one whatever the variance step did). With neither, returns `quantized` itself.
+// With a correction asked for, throws std::invalid_argument when the tensors (not empty) differ in shape or are
+// scalars.
 at::Tensor corrected_weight(const at::Tensor& quantized, const at::Tensor& original, WeightCorrections corrections);
 
 // The corrections as per-output-channel parameters, so that an exported model can rebuild the corrected weight from
 // its integer grid exactly: every tensor is float64 [channels, 1]; a step applies in float64 to the rows of its
-// input and rounds to float32 once, exactly as the functions above do (they are these steps).
+// input and rounds to float32 once, exactly as corrected_weight does (it takes these steps).
 //   variance: has_spread ? (w - q_mean) * ratio + q_mean : w      (ratio = std(W[c]) / std(W_q[c]))
 //   mean:     (w - q_mean) + target_mean                          (target_mean = mean(W[c]))
 struct VarianceCorrection {

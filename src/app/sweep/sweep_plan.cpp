@@ -322,7 +322,7 @@ struct ModelRuns {
   // method shares them.
   Config collect(ActSites act_sites) const {
     std::vector<std::string> args = base_args();
-    args.insert(args.end(), {"--act-sites", act_sites_name(act_sites), "-sm", "collect"});
+    args.insert(args.end(), {"--act-sites", to_string(act_sites), "-sm", "collect"});
     return parse(args, "the statistics collection");
   }
 };

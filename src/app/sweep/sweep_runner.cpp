@@ -31,7 +31,7 @@ bool reusable_statistics(const std::string& path, const ModelFile& model, ActSit
   try {
     const Statistics statistics = load_statistics(path, model.name);
     return statistics.metadata.model_sha256 == model.sha256 &&
-           statistics.metadata.act_sites == act_sites_name(act_sites);
+           statistics.metadata.act_sites == to_string(act_sites);
   } catch (const UserError&) {
     return false;  // corrupt, or of another schema version: collected afresh
   }

@@ -1,17 +1,24 @@
-#include "quantsim/app/run_support.h"
+#include "quantsim/app/model_checks.h"
 
-#include <chrono>
-#include <cstdio>
-
-#include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
-#include "quantsim/graph/prepared_model.h"
 #include "quantsim/data/rgb_image.h"
+#include "quantsim/graph/prepared_model.h"
 
 namespace quantsim {
+namespace {
+
+// check_logits_shape with the model file named in the error.
+void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model_path) {
+  try {
+    check_logits_shape(logits, batch, num_classes);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("{}: {}", model_path, e.what()));
+  }
+}
+
+}  // namespace
 
 at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec) {
   for (const LabeledImage& image : images) {
@@ -22,14 +29,6 @@ at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const 
     }
   }
   throw UserError("no image of the dataset could be decoded");
-}
-
-void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_classes, const std::string& model_path) {
-  try {
-    check_logits_shape(logits, batch, num_classes);
-  } catch (const UserError& e) {
-    throw UserError(fmt::format("{}: {}", model_path, e.what()));
-  }
 }
 
 void check_model_classes(const ModelFile& model, const at::Tensor& logits) {
@@ -45,21 +44,6 @@ int64_t count_model_classes(const ModelFile& model, const Forward& forward, cons
   const at::Tensor logits = forward(first_decodable_image(images, spec)).to(at::kCPU);
   check_model_classes(model, logits);
   return logits.size(1);
-}
-
-void check_output_destinations(const Config& config) {
-  const auto check = [](const char* flag, const std::string& path, void (*check_path)(const std::string&)) {
-    if (path.empty()) return;
-    try {
-      check_path(path);
-    } catch (const UserError& e) {
-      throw UserError(fmt::format("flag {}: {}", flag, e.what()));
-    }
-  };
-  check("--results", config.results, check_append_destination);
-  check("--save-logits", config.save_logits, check_write_destination);
-  check("--layer-report", config.layer_report, check_write_destination);
-  check("--export", config.export_path, check_write_destination);
 }
 
 }  // namespace quantsim
