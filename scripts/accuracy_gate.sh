@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI accuracy regression gate: runs the sweep ci/accuracy_sweep.json on the real models and images ($QUANTSIM_DATA,
 # default ../shared/data) and fails, with one line per entry (baseline, measured, change, tolerance), when top-1 of
-# any entry of ci/accuracy_baseline.json dropped by more than its tolerance. The comparison is `quant-sim gate`.
+# any entry of ci/accuracy_baseline.json dropped by more than its tolerance. The comparison is `quant-sim gate`,
+# whose exit status this script returns: 0 passed, 3 accuracy dropped, 2 bad input, 1 internal error.
 #
 #   scripts/accuracy_gate.sh                       sweep (about 80 s on 2 cores) + compare
 #   scripts/accuracy_gate.sh --results R.jsonl     compare an existing results file only
