@@ -14,7 +14,7 @@ fi
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 1500
 cd ..
-# The accuracy regression gate (ci/accuracy_baseline.json) needs the real models and images.
+# The accuracy regression gate (.ci/accuracy_baseline.json) needs the real models and images.
 if [ -d "$QUANTSIM_DATA" ]; then
   bash scripts/accuracy_gate.sh
 else
