@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config libtorch-dev libopencv-dev libspdlog-dev libfmt-dev libcxxopts-dev
-          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libssl-dev
+          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libssl-dev clang-format
           python3-torch python3-torchvision python3-matplotlib python3-pil python3-numpy dataset-fashion-mnist)
 
 missing=()
