@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README command 2: installs what is missing, builds, and runs every test through ctest.
+# README command 2: installs what is missing, builds everything (tests, benchmarks, tools), and runs every test through
+# ctest.
 # Integration tests on real models and images run when ../shared/data (or $QUANTSIM_DATA) exists, and say that they
 # were skipped otherwise.
 set -euo pipefail
