@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI accuracy regression gate: runs the sweep ci/accuracy_sweep.json on the real models and images ($QUANTSIM_DATA,
+# CI accuracy regression gate: runs the sweep .ci/accuracy_sweep.json on the real models and images ($QUANTSIM_DATA,
 # default ../shared/data) and fails, with one line per entry (baseline, measured, change, tolerance), when top-1 of
-# any entry of ci/accuracy_baseline.json dropped by more than its tolerance. The comparison is `quant-sim gate`.
+# any entry of .ci/accuracy_baseline.json dropped by more than its tolerance. The comparison is `quant-sim gate`,
+# whose exit status this script returns: 0 passed, 3 accuracy dropped, 2 bad input, 1 internal error.
 #
 #   scripts/accuracy_gate.sh                       sweep (about 80 s on 2 cores) + compare
 #   scripts/accuracy_gate.sh --results R.jsonl     compare an existing results file only
@@ -10,7 +11,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 quant_sim="${QUANT_SIM:-$root/build/quant-sim}"
-baseline="$root/ci/accuracy_baseline.json"
+baseline="$root/.ci/accuracy_baseline.json"
 results=""
 update=0
 while [ $# -gt 0 ]; do
@@ -32,8 +33,8 @@ if [ -z "$results" ]; then
   trap 'rm -rf "$work"' EXIT
   results="$work/results.jsonl"
   start=$SECONDS
-  "$quant_sim" sweep "$root/ci/accuracy_sweep.json" --results "$results" --stats-dir "$work/statistics"
-  echo "accuracy gate: sweep of ci/accuracy_sweep.json took $((SECONDS - start)) s"
+  "$quant_sim" sweep "$root/.ci/accuracy_sweep.json" --results "$results" --stats-dir "$work/statistics"
+  echo "accuracy gate: sweep of .ci/accuracy_sweep.json took $((SECONDS - start)) s"
 fi
 
 if [ "$update" = 1 ]; then

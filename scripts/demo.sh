@@ -5,7 +5,7 @@
 # evaluates the paper's W4A4 recipe (per-channel, Laplace clipping, bit allocation, bias correction).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh quant-sim  # only the program: no tests, benchmarks or tools
 
 DATA=data/generated/fashion-mnist
 MODEL=data/default/fashion_resnet.pt

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what quant-sim needs from Debian packages (only those missing) and builds it into build/.
-# Usage: scripts/setup.sh [--no-build]
+# Usage: scripts/setup.sh [--no-build] [TARGET...]
+#   no TARGET: everything (quant-sim, tools, tests, benchmarks), as README command 2 needs; README command 1 builds
+#   only the quant-sim target. Environment: QUANTSIM_WERROR=ON makes compiler warnings errors (.ci/run sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config libtorch-dev libopencv-dev libspdlog-dev libfmt-dev libcxxopts-dev
-          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libssl-dev
+          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libssl-dev clang-format
           python3-torch python3-torchvision python3-matplotlib python3-pil python3-numpy dataset-fashion-mnist)
 
 missing=()
@@ -21,5 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ "${1:-}" = "--no-build" ] && exit 0
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C build -j"$(nproc)"
+# The tests are always configured (GoogleTest is installed above), so that building more targets later, as command 2
+# after command 1 does, needs no reconfiguration; a QUANTSIM_WERROR left unset keeps what build/ has.
+werror=()
+[ -n "${QUANTSIM_WERROR:-}" ] && werror=(-DQUANTSIM_WERROR="$QUANTSIM_WERROR")
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${werror[@]}" >/dev/null
+ninja -C build -j"$(nproc)" "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README command 2: installs what is missing, builds, and runs every test through ctest.
+# README command 2: installs what is missing, builds everything (tests, benchmarks, tools), and runs every test through
+# ctest.
 # Integration tests on real models and images run when ../shared/data (or $QUANTSIM_DATA) exists, and say that they
 # were skipped otherwise.
 set -euo pipefail
@@ -14,7 +15,7 @@ fi
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 1500
 cd ..
-# The accuracy regression gate (ci/accuracy_baseline.json) needs the real models and images.
+# The accuracy regression gate (.ci/accuracy_baseline.json) needs the real models and images.
 if [ -d "$QUANTSIM_DATA" ]; then
   bash scripts/accuracy_gate.sh
 else

@@ -61,7 +61,7 @@ std::unordered_map<const torch::jit::Node*, std::string> record_layer_paths(cons
 
 FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path) {
   if (!module.find_method("forward")) throw UserError("model " + model_path + " has no forward method");
-  FrozenModel frozen{freeze(module, model_path), nullptr};
+  FrozenModel frozen{freeze(module, model_path), nullptr, {}};
   frozen.graph = frozen.module.get_method("forward").graph();
   frozen.layer_paths = record_layer_paths(*frozen.graph);
   simplify(frozen.graph);

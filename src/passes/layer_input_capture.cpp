@@ -57,7 +57,7 @@ class LayerInputRecorder : public SiteHandler {
       : batches_(batches), sampling_(sampling) {
     const std::vector<int64_t> site_of = input_site_of_layers(model);
     for (int64_t index : layer_indices) {
-      slots_.push_back({&model.layers().at(static_cast<size_t>(index))});
+      slots_.emplace_back().layer = &model.layers().at(static_cast<size_t>(index));
       wanted_by_site_[site_of.at(static_cast<size_t>(index))].push_back(slots_.size() - 1);
     }
   }

@@ -143,7 +143,7 @@ class LocatingParser : public nlohmann::detail::json_sax_dom_parser<json> {
   }
   bool start_array(std::size_t size) {
     start_value();
-    path_.push_back({/*array=*/true});
+    path_.push_back({/*array=*/true, /*started=*/0, /*key=*/{}});
     return Base::start_array(size);
   }
   bool end_array() {

@@ -162,7 +162,7 @@ TEST_F(CleanErrors, SweepFileNumbersOutOfRangeAndWrongTypes) {
     expect_one_line_error(run_command(std::string(QUANTSIM_BINARY_DIR) + "/quant-sim sweep " + sweep + " --list"),
                           {"sweep.json", field});
   };
-  for (const std::string& bits : {"-1", "1099511627776", "4294967304", "8.0", "\"8\"", "null"}) {
+  for (const std::string bits : {"-1", "1099511627776", "4294967304", "8.0", "\"8\"", "null"}) {
     expect_sweep_error(R"("weight_bits": [)" + bits + R"(], "act_bits": [8])", "weight_bits[0]");
   }
   // The JSON reader refuses a number beyond double before any field is read: the message names the number.

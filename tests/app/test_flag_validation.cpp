@@ -90,8 +90,8 @@ TEST(FlagValidation, BitAllocationTargetsOutsideTheBitRange) {
 }
 
 TEST(FlagValidation, QuantizationFlagsOnTheFp32Baseline) {
-  for (const std::string& flag : {"-baa", "-baw", "-bcw", "-vcw", "-pcq_w", "-pcq_a", "--clip-weights",
-                                  "--ba-any-bits"}) {
+  for (const std::string flag : {"-baa", "-baw", "-bcw", "-vcw", "-pcq_w", "-pcq_a", "--clip-weights",
+                                 "--ba-any-bits"}) {
     expect_refused(flag, flag);
   }
   expect_refused("-bata 3", "-bata");
@@ -105,8 +105,8 @@ TEST(FlagValidation, EvaluationOutputsWithCollect) {
 }
 
 TEST(FlagValidation, EmptyValues) {
-  for (const std::string& flag : {"--data", "--model", "--results", "--synsets", "--stats-dir", "--calib-data",
-                                  "--models-dir", "--save-logits", "--label", "-a"}) {
+  for (const std::string flag : {"--data", "--model", "--results", "--synsets", "--stats-dir", "--calib-data",
+                                 "--models-dir", "--save-logits", "--label", "-a"}) {
     expect_refused(flag + " ''", flag);
   }
 }

@@ -70,8 +70,8 @@ TEST_F(GpfqRun, IsDeterministicAndDiffersFromRoundToNearest) {
 }
 
 TEST_F(GpfqRun, CombinesWithActivationFlagsAndCorrections) {
-  for (const std::string& extra : {"--qtype int8 -qw int4 -sm no", "--qtype int4 -qw int4 -sm no --act-sites inputs "
-                                                                   "-pcq_w -pcq_a -c laplace -bcw -vcw"}) {
+  for (const std::string extra : {"--qtype int8 -qw int4 -sm no", "--qtype int4 -qw int4 -sm no --act-sites inputs "
+                                                                  "-pcq_w -pcq_a -c laplace -bcw -vcw"}) {
     const CommandResult r = run_quant_sim(gpfq_args(extra + " --gpfq-patch-prob 1"));
     ASSERT_EQ(r.exit_code, 0) << extra << "\n" << r.output;
     EXPECT_TRUE(std::isfinite(last_result().at("top1").get<double>())) << extra;

@@ -875,7 +875,7 @@ std::map<std::string, int> printed_verdicts(const std::string& out) {
 // "" when the gate's exit code and printed verdicts are those the entries and the measured cells give.
 std::string gate_result_problem(const RunOutput& run, const std::vector<BaselineEntry>& entries, const Cells& cells) {
   const std::map<std::string, int> expected = gate_verdicts(entries, cells);
-  const int expected_exit = expected.size() == 1 && expected.count("ok") == 1 ? 0 : 1;
+  const int expected_exit = expected.size() == 1 && expected.count("ok") == 1 ? 0 : 3;
   if (run.exit_code != expected_exit) return fmt::format("exit {}, expected {}", run.exit_code, expected_exit);
   if (printed_verdicts(run.out) != expected) return "printed verdicts are not the expected ones";
   return "";
@@ -992,7 +992,7 @@ TEST_F(ReaderFuzz, ResultsFile) {
       "gate", [&] { return run_quant_sim_in(dir_, "gate results.jsonl --baseline baseline.json"); },
       [&](const Expectation&, const std::string& text) {
         return Judge{"results.jsonl",
-                     {0, 1},
+                     {0, 3},
                      [&](const RunOutput& run) {
                        if (run.exit_code != 0) return std::string("the gate failed on results that mean the same");
                        return same_stdout(original_gate)(run);
@@ -1081,7 +1081,7 @@ TEST_F(ReaderFuzz, GateBaseline) {
                    "gate", [&] { return run_quant_sim_in(dir_, "gate results.jsonl --baseline baseline.json"); },
                    [&](const Expectation&, const std::string& text) {
                      return Judge{"baseline.json",
-                                  {0, 1},
+                                  {0, 3},
                                   [&](const RunOutput& run) {
                                     return run.exit_code == 0 && run.out == original_gate.out
                                                ? ""

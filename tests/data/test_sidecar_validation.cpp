@@ -54,7 +54,7 @@ TEST(SidecarValidation, FieldsOfTheWrongTypeAreRefusedNamingTheField) {
 }
 
 TEST(SidecarValidation, SizesOf2To31AndBeyondAreRefusedNotWrappedAround) {
-  for (const std::string& size : {"2147483648", "4294967520", "18446744073709551615", "65537", "-1"}) {
+  for (const std::string size : {"2147483648", "4294967520", "18446744073709551615", "65537", "-1"}) {
     expect_sidecar_error(R"({"preprocess": {"center_crop": )" + size + "}}", {"preprocess.center_crop", size});
     expect_sidecar_error(R"({"preprocess": {"resize_shorter_side": )" + size + "}}",
                          {"preprocess.resize_shorter_side"});

@@ -155,7 +155,9 @@ TEST_F(ModelExport, WeightsFileUnpacksToTheGridAndFoldedWeights) {
       }
       EXPECT_TRUE(at::equal(folded_weight(record), run.model.layer_weight(layer.index))) << layer.name;
       ASSERT_EQ(record.bias.defined(), layer.bias.defined()) << layer.name;
-      if (layer.bias.defined()) EXPECT_TRUE(at::equal(record.bias, layer.bias)) << layer.name;
+      if (layer.bias.defined()) {
+        EXPECT_TRUE(at::equal(record.bias, layer.bias)) << layer.name;
+      }
     }
     EXPECT_GT(packed, 0);
   }

@@ -205,7 +205,9 @@ TEST_P(RealModels, PaperSitesCountAndSignedness) {
   EXPECT_FALSE(logits->is_unsigned);
   for (const Site& site : model.sites()) {
     EXPECT_EQ(site.per_channel_allowed, site.kind != SiteKind::kPoolOutput) << site.name;
-    if (&site != logits) EXPECT_FALSE(site.first_last) << site.name;
+    if (&site != logits) {
+      EXPECT_FALSE(site.first_last) << site.name;
+    }
   }
 }
 

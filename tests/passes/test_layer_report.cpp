@@ -204,8 +204,11 @@ TEST_F(LayerReport, FloatSitesShowOnlyTheErrorOfQuantizedWeightsUpstream) {
   for (const quantsim::Layer& layer : prepared_model().layers()) {
     const json& w = weights.at(layer.name);
     EXPECT_EQ(w.at("bits"), layer.first || layer.last ? 0 : 4) << layer.name;
-    if (layer.first || layer.last) EXPECT_EQ(w.at("mse"), 0.0) << layer.name;
-    if (!(layer.first || layer.last)) EXPECT_GT(w.at("mse").get<double>(), 0.0) << layer.name;
+    if (layer.first || layer.last) {
+      EXPECT_EQ(w.at("mse"), 0.0) << layer.name;
+    } else {
+      EXPECT_GT(w.at("mse").get<double>(), 0.0) << layer.name;
+    }
   }
 }
 

@@ -168,7 +168,9 @@ TEST(GpfqLayer, ResultNamesItsGridAndRange) {
       EXPECT_GE(codes.min().item<double>(), -1e-3);
       EXPECT_LE(codes.max().item<double>(), 16 + 1e-3);
     }
-    if (!per_channel) EXPECT_DOUBLE_EQ(r.params.range.hi, 8.0 * r.grid.step[0]);
+    if (!per_channel) {
+      EXPECT_DOUBLE_EQ(r.params.range.hi, 8.0 * r.grid.step[0]);
+    }
   }
 }
 

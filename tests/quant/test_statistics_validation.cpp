@@ -216,7 +216,7 @@ TEST_F(StatisticsValidation, ImpossibleStatisticsAreNotWritten) {
     ADD_FAILURE() << "saved without error";
   } catch (const UserError& error) {
     const std::string message = error.what();
-    for (const std::string part : {path, std::string("site 'conv:pre_relu'"), std::string("per_channel.std[3]")}) {
+    for (const std::string& part : {path, std::string("site 'conv:pre_relu'"), std::string("per_channel.std[3]")}) {
       EXPECT_NE(message.find(part), std::string::npos) << message;
     }
   }

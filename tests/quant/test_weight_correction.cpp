@@ -71,7 +71,9 @@ TEST(WeightCorrection, VarianceCorrectionRestoresChannelStdAndKeepsTheQuantizedM
                            1e-6, 1e-6));
   EXPECT_TRUE(at::allclose(channel_means(corrected), channel_means(q), 0.0, 1e-6));
   for (int64_t c = 0; c < w.size(0); ++c) {
-    if (constant[c].item<bool>()) EXPECT_TRUE(at::equal(corrected[c], q[c])) << "channel " << c;
+    if (constant[c].item<bool>()) {
+      EXPECT_TRUE(at::equal(corrected[c], q[c])) << "channel " << c;
+    }
   }
 }
 

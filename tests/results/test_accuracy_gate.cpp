@@ -138,7 +138,7 @@ TEST_F(GateCommand, PassesOnItsOwnResults) {
 TEST_F(GateCommand, FailsOnAPlantedDropAndNamesTheEntry) {
   write_results("dropped.jsonl", 68.0);
   const CommandResult r = gate("dropped.jsonl");
-  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("net: W4A4 aciq     70.00     68.00    -2.00       1.50  DROPPED"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("accuracy gate: FAILED: 1 of 2 entries"), std::string::npos) << r.output;
@@ -148,7 +148,7 @@ TEST_F(GateCommand, FailsWhenTheBaselineIsRaised) {
   std::string baseline = read_file(path("baseline.json"));
   baseline.replace(baseline.find("\"top1\":70.0"), 11, "\"top1\":72.0");
   write_file_atomically(path("baseline.json"), baseline);
-  EXPECT_EQ(gate("results.jsonl").exit_code, 1);
+  EXPECT_EQ(gate("results.jsonl").exit_code, 3);
 }
 
 TEST_F(GateCommand, ScriptIsAThinWrapper) {
@@ -156,8 +156,17 @@ TEST_F(GateCommand, ScriptIsAThinWrapper) {
   const CommandResult passed = script("results.jsonl");
   EXPECT_EQ(passed.exit_code, 0) << passed.output;
   const CommandResult failed = script("dropped.jsonl");
-  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_EQ(failed.exit_code, 3) << failed.output;
   EXPECT_NE(failed.output.find("DROPPED"), std::string::npos) << failed.output;
+}
+
+TEST_F(GateCommand, HelpDocumentsTheExitStatuses) {
+  const CommandResult r = run_subcommand("gate --help");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const std::string line : {"Exit status:", "  0  every entry is within its tolerance", "  3  accuracy dropped",
+                                 "  2  bad input", "  1  internal error"}) {
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  }
 }
 
 TEST_F(GateCommand, BadInputIsAUserError) {

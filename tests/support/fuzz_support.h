@@ -680,7 +680,7 @@ inline const char* expect_name(Expect kind) {
 }
 
 // How one command's run is judged: the file it must name when it refuses the mutant, the exit codes of a run that
-// went through (gate: 0 passed, 1 failed), and the result checks ("" when fine).
+// went through (gate: 0 passed, 3 accuracy dropped), and the result checks ("" when fine).
 struct Judge {
   std::string file_name;
   std::vector<int> success_codes = {0};

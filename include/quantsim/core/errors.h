@@ -11,8 +11,10 @@ class UserError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Exit codes: 2 for bad input the user can fix, 1 for internal failures.
+// Exit codes: 2 for bad input the user can fix, 1 for internal failures, 3 for `quant-sim gate` finding that accuracy
+// dropped (so that CI tells a regression from a broken run).
 constexpr int kExitUserError = 2;
 constexpr int kExitInternalError = 1;
+constexpr int kExitAccuracyDropped = 3;
 
 }  // namespace quantsim

@@ -1,6 +1,6 @@
 #pragma once
 // The accuracy regression gate: top-1 of a results file against a checked-in baseline, entry by entry, each with
-// its own tolerance (CI: ci/accuracy_baseline.json, scripts/accuracy_gate.sh).
+// its own tolerance (CI: .ci/accuracy_baseline.json, scripts/accuracy_gate.sh).
 //
 //   {"description": "...",
 //    "entries": [{"model": "resnet8_cifar10", "method": "W4A4 aciq", "top1": 69.9, "tolerance": 1.0,

@@ -16,8 +16,14 @@
 namespace quantsim {
 namespace {
 
-// Exit code of a gate that ran and found a regression (bad input stays kExitUserError).
-constexpr int kExitGateFailed = 1;
+// Printed after the flags by --help: CI and scripts tell a regression from a broken run by the exit status.
+constexpr const char* kGateExitStatusHelp =
+    "\nExit status:\n"
+    "  0  every entry is within its tolerance (or --write-baseline wrote the baseline)\n"
+    "  3  accuracy dropped: an entry dropped by more than its tolerance, is missing,\n"
+    "     or was evaluated on another number of images\n"
+    "  2  bad input: a flag, or a missing or malformed results or baseline file\n"
+    "  1  internal error\n";
 
 cxxopts::Options gate_options() {
   cxxopts::Options options("quant-sim gate", "Compares top-1 of a results file with a baseline, entry by entry.");
@@ -84,7 +90,10 @@ int write_baseline(const std::string& baseline_path, const std::string& results_
 int run_gate_command(const std::vector<std::string>& args) {
   cxxopts::Options options = gate_options();
   const cxxopts::ParseResult r = parse_subcommand_args(options, "results", args);
-  if (printed_help(options, r)) return 0;
+  if (printed_help(options, r)) {
+    std::fputs(kGateExitStatusHelp, stdout);
+    return 0;
+  }
   if (r.count("baseline") == 0) throw UserError("quant-sim gate: missing --baseline FILE (see quant-sim gate --help)");
   const std::string results_path = expand_user(r["results"].as<std::string>());
   const std::string baseline_path = expand_user(r["baseline"].as<std::string>());
@@ -106,7 +115,7 @@ int run_gate_command(const std::vector<std::string>& args) {
   std::printf("accuracy gate: FAILED: %ld of %zu entries dropped below their tolerance, are missing or were "
               "evaluated on other images (baseline %s, results %s)\n",
               static_cast<long>(failed), checks.size(), baseline_path.c_str(), results_path.c_str());
-  return kExitGateFailed;
+  return kExitAccuracyDropped;
 }
 
 }  // namespace quantsim
