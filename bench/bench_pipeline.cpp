@@ -79,7 +79,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Top-1 / top-5 hits; ties go to the lower class index (SPEC section 7).
+// Top-1 / top-5 hits; ties go to the lower class index (docs/QUANTIZATION.md, section 7).
 struct Accuracy {
   int64_t top1 = 0, top5 = 0, images = 0;
   void add(const torch::Tensor& logits, const torch::Tensor& labels) {

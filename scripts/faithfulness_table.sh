@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the faithfulness grid of issue 4 on the shared data: for every shared model, statistics collected on its
+# Runs the README's faithfulness grid on the shared data: for every shared model, statistics collected on its
 # calibration set, then seven weight/activation configurations evaluated in both --act-sites modes. Results go to
 # RESULTS (default build/faithfulness.jsonl); `quant-sim report` turns them into the README's table.
 # Usage: scripts/faithfulness_table.sh [RESULTS]   (QUANTSIM_DATA: the shared data folder, default ../shared/data)

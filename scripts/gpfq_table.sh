@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# GPFQ against round-to-nearest (RTN) weight quantization at 3, 4 and 5 weight bits on the shared models
-# (issue 6 item 1): weights only, activations float, first and last layers at --first-last-bits 8, per tensor and
+# GPFQ against round-to-nearest (RTN) weight quantization at 3, 4 and 5 weight bits on the shared models:
+# weights only, activations float, first and last layers at --first-last-bits 8, per tensor and
 # per channel (-pcq_w), evaluated on all of imagenet/val1300 or cifar10/test. GPFQ calibrates on the default 128
 # images of imagenet/calib1000 or cifar10/calib, drawn with -sh (seeded permutation, seed 0): the first 128 in
 # class order would be one or two classes of cifar10/calib. -sh does not change the accuracy over a whole

@@ -1,6 +1,6 @@
 #pragma once
-// The affine (GEMMLOWP-style) quantizer of SPEC section 1, shared by the CPU and CUDA kernels so that both compute
-// the quantizer parameters and the scalar path with the very same float32 operations.
+// The affine (GEMMLOWP-style) quantizer of docs/QUANTIZATION.md, section 1, shared by the CPU and CUDA kernels so that
+// both compute the quantizer parameters and the scalar path with the very same float32 operations.
 //
 // Plain C++ (usable from nvcc as __host__ __device__): no LibTorch, no standard-library calls on the device path.
 #include <cstdint>
@@ -18,8 +18,8 @@ constexpr int kMinQuantBits = 1;
 constexpr int kMaxQuantBits = 16;
 
 // One quantizer: x_hat = (clamp(rint(x / scale) + zero_point, 0, q_max) - zero_point) * scale.
-// scale == 0 marks the identity quantizer: the range [lo', hi'] is empty (SPEC: "output = input"), or so narrow that
-// its step underflows float32 to zero, where the formula would only produce NaN.
+// scale == 0 marks the identity quantizer: the range [lo', hi'] is empty (docs/QUANTIZATION.md, section 1:
+// "output = input"), or so narrow that its step underflows float32 to zero, where the formula would only produce NaN.
 struct AffineQuantParams {
   float scale;
   float zero_point;  // integer-valued, in [0, q_max]
@@ -42,7 +42,7 @@ QUANTSIM_HOST_DEVICE inline float divide_ieee(float a, float b) {
 #endif
 }
 
-// Round half to even (the default rounding mode), as SPEC's rint.
+// Round half to even (the default rounding mode), as docs/QUANTIZATION.md, section 1 rounds.
 QUANTSIM_HOST_DEVICE inline float round_half_even(float v) {
 #if defined(__CUDA_ARCH__)
   return rintf(v);

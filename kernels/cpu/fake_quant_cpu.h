@@ -1,6 +1,6 @@
 #pragma once
-// Fast CPU fake-quant (SPEC section 1) behind a plain pointer API: no LibTorch, no threads of its own. Each call
-// handles one range of elements, so a caller parallelizes by splitting [0, n) (e.g. with at::parallel_for).
+// Fast CPU fake-quant (docs/QUANTIZATION.md, section 1) behind a plain pointer API: no LibTorch, no threads of its own.
+// Each call handles one range of elements, so a caller parallelizes by splitting [0, n) (e.g. with at::parallel_for).
 // Results are bit-identical to kernels/reference/fake_quant_reference.h for every input, whatever the instruction set.
 // x and out may be the same pointer (in place); otherwise they must not overlap.
 #include <cstdint>

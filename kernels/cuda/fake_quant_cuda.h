@@ -1,6 +1,6 @@
 #pragma once
-// CUDA fake-quant (SPEC section 1) behind a plain pointer API: device pointers in, work queued on `stream`, no
-// LibTorch. Bit-identical to the CPU kernels (kernels/cpu/fake_quant_cpu.h): both run the quantizer of
+// CUDA fake-quant (docs/QUANTIZATION.md, section 1) behind a plain pointer API: device pointers in, work queued on
+// `stream`, no LibTorch. Bit-identical to the CPU kernels (kernels/cpu/fake_quant_cpu.h): both run the quantizer of
 // kernels/common/affine_quantizer.h with IEEE division (__fdiv_rn) and round-half-to-even (rintf).
 // Returns the launch status (cudaSuccess, or the error cudaGetLastError reported); x may equal out.
 #include <cuda_runtime_api.h>

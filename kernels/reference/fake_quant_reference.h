@@ -1,8 +1,8 @@
 #pragma once
-// SPEC section 1, written out one line per formula line, element by element, for tests to compare the fast kernels
-// against. Deliberately shares no code with the kernels (see kernels/common/affine_quantizer.h).
+// docs/QUANTIZATION.md, section 1, written out one line per formula line, element by element, for tests to compare the
+// fast kernels against. Deliberately shares no code with the kernels (see kernels/common/affine_quantizer.h).
 //
-// Two behaviours the SPEC leaves open, fixed here and matched by every kernel:
+// Two behaviours beyond the formula, fixed here and matched by every kernel (docs/QUANTIZATION.md, section 1):
 //  - NaN in the input comes back unchanged, bit for bit (payload and sign), so that CPU and CUDA agree exactly.
 //  - A range so narrow that its step (hi' - lo') / (2^M - 1) underflows float32 to zero is treated like an empty
 //    range (output = input); the formula would otherwise divide by zero and return NaN for every element.

@@ -1,8 +1,8 @@
 #pragma once
-// Random but reproducible inputs that stress the quantizer of SPEC section 1: ranges from every regime (straddling
-// zero, all-positive, all-negative, empty, tiny enough for the step to underflow, huge) and values that sit on the
-// decision boundaries (exact half steps), on the grid, outside the range, and special (+-0, +-inf, NaN with payloads,
-// subnormals, raw bit patterns). Plain C++ so that both the LibTorch tests and the CUDA kernel test use it.
+// Random but reproducible inputs that stress the quantizer of docs/QUANTIZATION.md, section 1: ranges from every regime
+// (straddling zero, all-positive, all-negative, empty, tiny enough for the step to underflow, huge) and values that sit
+// on the decision boundaries (exact half steps), on the grid, outside the range, and special (+-0, +-inf, NaN with
+// payloads, subnormals, raw bit patterns). Plain C++ so that both the LibTorch tests and the CUDA kernel test use it.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -61,8 +61,8 @@ struct QuantizedPipeline {
   std::vector<QuantizedWeight> weights;  // kept only for --export and --layer-report
 };
 
-// Round-to-nearest (SPEC section 5) or GPFQ; the weights are kept in the pipeline only for --export and
-// --layer-report.
+// Round-to-nearest (docs/QUANTIZATION.md, sections 4-5) or GPFQ; the weights are kept in the pipeline only for --export
+// and --layer-report.
 void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const ModelFile& file) {
   PreparedModel& model = pipeline.model;
   std::vector<QuantizedWeight> weights;

@@ -37,8 +37,8 @@ std::string needs_weight_allocation_target(const Config&, const RunShape& run) {
   return run.weight_allocation ? "" : "it sets the target of -baw, which is not in effect";
 }
 
-// Bit allocation applies to per-channel sites and weights of at most 4 bits, unless --ba-any-bits (SPEC section 3);
-// the first and last layers have --first-last-bits.
+// Bit allocation applies to per-channel sites and weights of at most 4 bits, unless --ba-any-bits
+// (docs/QUANTIZATION.md, section 3); the first and last layers have --first-last-bits.
 bool allocation_applies_at(int bits, const Config& c) {
   return c.ba_any_bits || bits <= 4 || (c.first_last_bits != 0 && c.first_last_bits <= 4);
 }

@@ -30,7 +30,8 @@ void simplify(std::shared_ptr<torch::jit::Graph>& graph) {
   // relu_ -> relu, add_ -> add where provably equivalent: site ops can then return new tensors without later
   // in-place ops writing into what a handler observed.
   torch::jit::RemoveTensorMutation(graph);
-  // SPEC section 4: BN directly following a conv is folded into its weight and bias before anything is quantized.
+  // docs/QUANTIZATION.md, section 4: BN directly following a conv is folded into its weight and bias before anything is
+  // quantized.
   torch::jit::FoldFrozenConvBatchnorm(graph);
   torch::jit::EliminateDeadCode(graph);
 }

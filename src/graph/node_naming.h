@@ -1,5 +1,6 @@
 #pragma once
-// Stable names for graph nodes (SPEC section 4): module paths from the inlined call stack, else `<op>_<k>`.
+// Stable names for graph nodes (docs/QUANTIZATION.md, section 4): module paths from the inlined call stack, else
+// `<op>_<k>`.
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <map>

@@ -11,7 +11,8 @@ bool is_layer_node(const torch::jit::Node* node);
 bool is_conv_node(const torch::jit::Node* node);
 
 // relu, relu6, hardtanh with min_val exactly 0, clamp with a constant min exactly 0 (in-place variants included).
-// Their output is non-negative, so a site reading it is unsigned (SPEC section 4). LeakyReLU is not ReLU-like.
+// Their output is non-negative, so a site reading it is unsigned (docs/QUANTIZATION.md, section 4). LeakyReLU is not
+// ReLU-like.
 bool is_relu_like(const torch::jit::Node* node);
 
 // max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d (and their 1d/3d forms).

@@ -1,5 +1,6 @@
 #pragma once
-// Where activations are observed/quantized (SPEC section 4), in paper (`outputs`) or deploy (`inputs`) mode.
+// Where activations are observed/quantized (docs/QUANTIZATION.md, section 4), in paper (`outputs`) or deploy (`inputs`)
+// mode.
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <vector>

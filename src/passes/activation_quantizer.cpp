@@ -46,7 +46,7 @@ TensorQuantRequest ActivationQuantizer::request_for(const Site& site, int bits, 
   request.bits = bits;
   request.per_channel = per_channel;
   request.signedness = site.is_unsigned ? Signedness::kUnsigned : Signedness::kSigned;
-  // Pooling sites are never clipped (SPEC section 2).
+  // Pooling sites are never clipped (docs/QUANTIZATION.md, section 2).
   if (site.kind != SiteKind::kPoolOutput) request.clipping = options_.clipping;
   request.bit_allocation = options_.bit_allocation;
   request.stats_kind = options_.stats_kind;

@@ -1,4 +1,4 @@
-// Per-channel bit allocation with the budget adjustment loop of SPEC section 3.
+// Per-channel bit allocation with the budget adjustment loop of docs/QUANTIZATION.md, section 3.
 #include "quantsim/quant/bit_allocation.h"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
-// Clipping ranges of SPEC section 2, following the public ACIQ code's placement of the range around the mean.
+// Clipping ranges of docs/QUANTIZATION.md, section 2, following the public ACIQ code's placement of the range around
+// the mean.
 #include "quantsim/quant/clipping.h"
 
 #include <algorithm>

@@ -9,7 +9,7 @@
 namespace quantsim {
 namespace {
 
-// The grid of the SPEC quantizer: kernels::make_affine_quant_params, the very parameters the fake-quant op uses.
+// The grid of the affine quantizer: kernels::make_affine_quant_params, the very parameters the fake-quant op uses.
 void add_grid_entry(WeightGrid& grid, float lo, float hi, int bits) {
   const kernels::AffineQuantParams p = kernels::make_affine_quant_params(lo, hi, bits);
   grid.offset.push_back(-p.zero_point * p.scale);

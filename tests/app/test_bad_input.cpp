@@ -1,4 +1,4 @@
-// Every kind of bad input a user can give gets a one-line error naming the thing and a non-zero exit (issue 2 item 8),
+// Every kind of bad input a user can give gets a one-line error naming the thing and a non-zero exit,
 // checked end to end on the quant-sim binary.
 #include <gtest/gtest.h>
 

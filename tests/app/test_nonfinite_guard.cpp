@@ -193,7 +193,7 @@ TEST_F(NonFiniteRun, Fp32ModelWithANaNWeightNamesTheModelAndTheFirstImage) {
 }
 
 TEST_F(NonFiniteRun, QuantizedRunWithANaNBiasNamesTheModelAndTheFirstImage) {
-  // Biases stay float (SPEC section 4): the weights quantize, and the logits carry the NaN.
+  // Biases stay float (docs/QUANTIZATION.md, section 4): the weights quantize, and the logits carry the NaN.
   const std::string model = model_with_nan("bias");
   const std::string line = error_of(model, "-qw int8");
   EXPECT_NE(line.find(model), std::string::npos) << line;

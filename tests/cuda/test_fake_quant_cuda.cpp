@@ -1,5 +1,5 @@
-// CPU pointer kernel vs CUDA pointer kernel: bit-identical results on random and adversarial inputs (SPEC section 1
-// demands it). Needs no LibTorch; skips when no GPU is present.
+// CPU pointer kernel vs CUDA pointer kernel: bit-identical results on random and adversarial inputs
+// (docs/QUANTIZATION.md, section 1 demands it). Needs no LibTorch; skips when no GPU is present.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 

@@ -1,4 +1,5 @@
-// -ss / -cs selections: the head of the canonical order, or of the SPEC section 7 seeded permutation.
+// -ss / -cs selections: the head of the canonical order, or of the seeded permutation of
+// docs/QUANTIZATION.md, section 7.
 #include <gtest/gtest.h>
 
 #include "quantsim/data/dataset.h"
@@ -27,7 +28,7 @@ TEST(SelectImages, SubsetTakesTheHeadOfTheCanonicalOrder) {
   EXPECT_THROW(select_images(numbered(5), 0, false, 0), UserError);
 }
 
-// SPEC section 7 written out independently of splitmix64.h.
+// docs/QUANTIZATION.md, section 7 written out independently of splitmix64.h.
 std::vector<int64_t> spec_permutation(int n, uint64_t seed) {
   std::vector<int64_t> list(n);
   for (int i = 0; i < n; ++i) list[i] = i;
@@ -53,7 +54,7 @@ TEST(SelectImages, ShuffleIsTheSpecPermutationHead) {
 }
 
 TEST(SelectImages, ShuffleKnownSmallCase) {
-  // Seed 0, n = 3, derived by hand from the SPEC formula:
+  // Seed 0, n = 3, derived by hand from the formula of docs/QUANTIZATION.md, section 7:
   //   next() #1 = 0xE220A8397B1DCDAF, i = 2: j = that % 3 = 1 -> swap(list[2], list[1]) -> [0, 2, 1]
   //   next() #2 = 0x6E789E6AA1B965F4, i = 1: j = that % 2 = 0 -> swap(list[1], list[0]) -> [2, 0, 1]
   EXPECT_EQ(SplitMix64(0).next(), 0xE220A8397B1DCDAFULL);

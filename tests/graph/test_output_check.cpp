@@ -1,4 +1,5 @@
-// check_logits_shape and site_allows_per_channel: the run-time halves of SPEC section 4's shape rules.
+// check_logits_shape and site_allows_per_channel: the run-time halves of the shape rules of
+// docs/QUANTIZATION.md, section 4.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 

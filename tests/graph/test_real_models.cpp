@@ -1,4 +1,5 @@
-// The three real models in ../shared/data: folding, bit-exact instrumentation, and the SPEC section 4 sites.
+// The three real models in ../shared/data: folding, bit-exact instrumentation, and the sites of
+// docs/QUANTIZATION.md, section 4.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/serialization/import.h>

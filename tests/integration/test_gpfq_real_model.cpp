@@ -1,4 +1,4 @@
-// GPFQ on a real network (issue 6 item 1): on resnet8_cifar10 with 4-bit per-tensor weights, round to nearest loses
+// GPFQ on a real network: on resnet8_cifar10 with 4-bit per-tensor weights, round to nearest loses
 // most of the accuracy and GPFQ must win it back. Weights only, all 5000 images of cifar10/test (a few seconds).
 #include <gtest/gtest.h>
 

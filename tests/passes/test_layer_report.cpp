@@ -1,4 +1,4 @@
-// --layer-report FILE.json|FILE.csv end to end on the default model with a few generated images (issue 5 item 3).
+// --layer-report FILE.json|FILE.csv end to end on the default model with a few generated images.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,5 +1,5 @@
 // Collect and use passes on the quant-sim binary: exact FP32 when nothing is quantized, static ranges from a
-// statistics file, and the statistics faults of issue 4 item 6.
+// statistics file, and the statistics faults of docs/QUANTIZATION.md, section 6.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// Site bits, ranges and bit allocation of SPEC sections 2-4 as the passes apply them.
+// Site bits, ranges and bit allocation of docs/QUANTIZATION.md, sections 2-4 as the passes apply them.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 #pragma once
-// Test-only helpers for the ACIQ tests: seeded samples of the priors and a local scalar copy of the SPEC section 1
-// quantizer, so that these tests check the clipping maths independently of the fake-quant kernels.
+// Test-only helpers for the ACIQ tests: seeded samples of the priors and a local scalar copy of the affine
+// quantizer (docs/QUANTIZATION.md, section 1), so that these tests check the clipping maths independently of the
+// fake-quant kernels.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -30,7 +31,7 @@ inline std::vector<float> sample_prior(Prior prior, size_t n, double scale, uint
 }
 
 
-// Mean squared error of quantizing `samples` with the SPEC quantizer on [lo, hi].
+// Mean squared error of quantizing `samples` with the affine quantizer on [lo, hi].
 inline double empirical_mse(const std::vector<float>& samples, double lo, double hi, int bits) {
   double sum = 0.0;
   for (float x : samples) {

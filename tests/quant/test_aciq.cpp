@@ -1,5 +1,5 @@
 // ACIQ solver: the published table, the closed forms against numeric integration, and Monte-Carlo checks with the
-// SPEC quantizer on sampled Laplace and Gaussian data.
+// affine quantizer on sampled Laplace and Gaussian data.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -35,14 +35,14 @@ double unit_density(Prior prior, double x) {
 }
 
 TEST(Aciq, ReproducesThePublishedTableWithinOneHundredth) {
-  // SPEC section 2 (the published values mix rounding and truncation, hence 0.01).
+  // docs/QUANTIZATION.md, section 2 (the published values mix rounding and truncation, hence 0.01).
   const std::array<double, 8> laplace = {1.86, 2.83, 3.89, 5.03, 6.20, 7.41, 8.64, 9.89};
   const std::array<double, 8> gauss = {1.24, 1.71, 2.15, 2.55, 2.93, 3.28, 3.61, 3.92};
   for (int bits = 1; bits <= 8; ++bits) {
     EXPECT_NEAR(optimal_alpha(Prior::kLaplace, bits), laplace[bits - 1], 0.01) << "bits " << bits;
     EXPECT_NEAR(optimal_alpha(Prior::kGauss, bits), gauss[bits - 1], 0.01) << "bits " << bits;
   }
-  EXPECT_NEAR(optimal_alpha(Prior::kLaplace, 3), 3.897, 5e-4);  // the unrounded value the SPEC quotes
+  EXPECT_NEAR(optimal_alpha(Prior::kLaplace, 3), 3.897, 5e-4);  // the unrounded value (docs/QUANTIZATION.md, section 2)
 }
 
 TEST(Aciq, LaplaceOptimumSolvesItsStationarityCondition) {
@@ -130,7 +130,7 @@ TEST(AciqMonteCarlo, SpecQuantizerPrefersTheSolvedAlphaAtThreeAndFourBits) {
 }
 
 TEST(AciqMonteCarlo, EmpiricalOptimumLiesWithinTenPercentOfTheSolvedAlpha) {
-  // At 2 bits the SPEC quantizer's grid (2^M - 1 steps, rounded zero point: levels -4/3, -2/3, 0, 2/3 of alpha)
+  // At 2 bits the affine quantizer's grid (2^M - 1 steps, rounded zero point: levels -4/3, -2/3, 0, 2/3 of alpha)
   // is asymmetric and moves the empirical optimum a few percent below alpha*; it stays close.
   for (Prior prior : kPriors) {
     const std::vector<float> samples = sample_prior(prior, kSamples, 1.0, kSeed + 1);

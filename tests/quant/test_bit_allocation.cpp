@@ -1,4 +1,4 @@
-// Per-channel bit allocation (SPEC section 3).
+// Per-channel bit allocation (docs/QUANTIZATION.md, section 3).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -91,7 +91,7 @@ TEST(BitAllocation, RejectsInvalidInputs) {
   EXPECT_TRUE(allocate_bits({}, 4.0, BitRounding::kRound).empty());
 }
 
-// Monte-Carlo: Laplace channels of very different scales, each quantized with the SPEC quantizer on its ACIQ range.
+// Monte-Carlo: Laplace channels of very different scales, each quantized with the affine quantizer on its ACIQ range.
 double total_channel_mse(const std::vector<std::vector<float>>& channels, const std::vector<double>& scales,
                          const std::vector<int>& bits) {
   double total = 0.0;

@@ -1,4 +1,4 @@
-// Clipping ranges of SPEC section 2 for signed and unsigned sites.
+// Clipping ranges of docs/QUANTIZATION.md, section 2 for signed and unsigned sites.
 #include <gtest/gtest.h>
 
 #include "quantsim/quant/aciq.h"

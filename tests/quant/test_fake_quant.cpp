@@ -1,4 +1,4 @@
-// The quantsim fake-quant ops (CPU) against the scalar reference of SPEC section 1, bit for bit.
+// The quantsim fake-quant ops (CPU) against the scalar reference of docs/QUANTIZATION.md, section 1, bit for bit.
 #include "quantsim/quant/fake_quant.h"
 
 #include <ATen/ATen.h>

@@ -1,4 +1,4 @@
-// Weight mean (-bcw) and variance (-vcw) corrections (SPEC section 5).
+// Weight mean (-bcw) and variance (-vcw) corrections (docs/QUANTIZATION.md, section 5).
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>

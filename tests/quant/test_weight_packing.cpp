@@ -1,4 +1,4 @@
-// Quantized weights as packed integer codes: exact round trips of the SPEC quantizer's grid at every bit width,
+// Quantized weights as packed integer codes: exact round trips of the affine quantizer's grid at every bit width,
 // per tensor and per channel, with bit allocation, a GPFQ-style grid of 2^b + 1 levels, and refusals.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Command-line parsing: the flags of SPEC section 8, including the single-dash long flags of the public
+// Command-line parsing: the flags of docs/CLI.md, including the single-dash long flags of the public
 // inference_sim.py (`-pcq_w`, `-baa`, ...), into a Config.
 #include <string>
 #include <vector>

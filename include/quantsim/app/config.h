@@ -1,5 +1,5 @@
 #pragma once
-// Every option of one quant-sim run (SPEC section 8). Filled by the CLI, serialized whole into results.jsonl.
+// Every option of one quant-sim run (docs/CLI.md). Filled by the CLI, serialized whole into results.jsonl.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,7 +35,7 @@ struct Config {
   bool progress = true;        // progress bar on stderr when it is a terminal
   double max_bad_image_share = 0.01;  // the run fails when more than this share of images cannot be decoded
 
-  // Quantization (SPEC sections 1-5). Bits: 0 means f32 (not quantized).
+  // Quantization (docs/QUANTIZATION.md, sections 1-5). Bits: 0 means f32 (not quantized).
   int act_bits = 0;            // --qtype intN|f32
   int weight_bits = 8;         // -qw intN|f32
   bool per_channel_weights = false;      // -pcq_w
@@ -58,13 +58,13 @@ struct Config {
   double gpfq_patch_prob = 0.25;         // --gpfq-patch-prob: share of conv patches GPFQ keeps
   int64_t gpfq_samples = 128;            // --gpfq-samples: calibration images GPFQ runs on
 
-  // Statistics (SPEC section 6).
+  // Statistics (docs/QUANTIZATION.md, section 6).
   StatsMode stats_mode = StatsMode::kNo;  // -sm
   StatsKind stats_kind = StatsKind::kMean;  // -sk
   std::string stats_dir;                  // --stats-dir, default ~/aciq_data/statistics
   std::optional<int64_t> calib_size;      // -cs, default 5120 or all
 
-  // Evaluation (SPEC section 7).
+  // Evaluation (docs/QUANTIZATION.md, section 7).
   bool shuffle = false;                   // -sh
   std::optional<int64_t> subset;          // -ss/--subset
   uint64_t seed = 0;                      // --seed
@@ -73,10 +73,10 @@ struct Config {
   std::string export_path;                // --export PATH: save the quantized model (model_export.h)
   std::string layer_report;               // --layer-report FILE.json|FILE.csv (layer_report.h)
 
-  // Sharding (issue 5): unset evaluates every selected image.
+  // Sharding: unset evaluates every selected image.
   std::optional<Shard> shard;             // --shard K/N
 
-  // Experiment bookkeeping (issue 5), recorded in the results line: a method name for reports, and the sweep
+  // Experiment bookkeeping, recorded in the results line: a method name for reports, and the sweep
   // configuration a run belongs to (set by `quant-sim sweep`, which skips configurations whose key is recorded).
   std::string label;                      // --label NAME
   std::string sweep_key;                  // --sweep-key KEY

@@ -1,5 +1,5 @@
 #pragma once
-// The seeded generator and shuffle of SPEC section 7, identical in every implementation.
+// The seeded generator and shuffle of docs/QUANTIZATION.md, section 7, identical in every implementation.
 #include <cstdint>
 #include <utility>
 #include <vector>

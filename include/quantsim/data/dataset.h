@@ -1,6 +1,6 @@
 #pragma once
-// A labelled image dataset in the canonical order of SPEC section 7, and the selections (-ss, -cs, -sh) drawn
-// from it.
+// A labelled image dataset in the canonical order of docs/QUANTIZATION.md, section 7, and the selections
+// (-ss, -cs, -sh) drawn from it.
 //
 // Layouts read by load_dataset(root):
 //   - ImageFolder: <root>/<class>/<image>. Labels are line numbers in the class-order file: the explicit one
@@ -50,8 +50,9 @@ Dataset load_dataset(const std::string& root, const DatasetOptions& options = {}
 std::vector<std::string> read_class_order(const std::string& path);
 
 // The first `count` images (all when unset or larger than the dataset) of the canonical order, or with `shuffle`
-// the first `count` of the seeded Fisher-Yates permutation of SPEC section 7 (seeded_shuffle over the whole list).
-// Used for both evaluation (-ss) and calibration (-cs). Throws UserError for a count below 1, naming `what`.
+// the first `count` of the seeded Fisher-Yates permutation of docs/QUANTIZATION.md, section 7 (seeded_shuffle over the
+// whole list). Used for both evaluation (-ss) and calibration (-cs). Throws UserError for a count below 1, naming
+// `what`.
 std::vector<LabeledImage> select_images(const std::vector<LabeledImage>& images, std::optional<int64_t> count,
                                         bool shuffle, uint64_t seed, const std::string& what = "--subset");
 

@@ -1,5 +1,6 @@
 #pragma once
-// An activation site: one tensor of the network that quant-sim observes or fake-quantizes (SPEC section 4).
+// An activation site: one tensor of the network that quant-sim observes or fake-quantizes (docs/QUANTIZATION.md,
+// section 4).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 #pragma once
 // A CNN ready for quantization experiments: loaded from TorchScript, frozen, BatchNorm folded, its conv/linear layers
-// and activation sites found (SPEC section 4), and a `quantsim::site` op inserted at every site.
+// and activation sites found (docs/QUANTIZATION.md, section 4), and a `quantsim::site` op inserted at every site.
 //
 // Typical use by a statistics or quantization pass:
 //
@@ -80,7 +80,7 @@ class PreparedModel {
 };
 
 // Whether -pcq_a may quantize this site's tensor `x` per channel (axis 1): not a pooling site, and a tensor with
-// spatial size > 1 (SPEC section 4). [N, C] tensors and [N, C, 1, 1] maps are per tensor.
+// spatial size > 1 (docs/QUANTIZATION.md, section 4). [N, C] tensors and [N, C, 1, 1] maps are per tensor.
 bool site_allows_per_channel(const Site& site, const at::Tensor& x);
 
 // Throws UserError "model output has shape [..]; expected [N, classes]" unless `output` is [batch, num_classes]

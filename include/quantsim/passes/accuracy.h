@@ -1,5 +1,6 @@
 #pragma once
-// Top-1 / top-5 accuracy with SPEC section 7's tie rule: a tie in the logits is broken towards the lower class index.
+// Top-1 / top-5 accuracy with the tie rule of docs/QUANTIZATION.md, section 7: a tie in the logits is broken towards
+// the lower class index.
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>

@@ -1,6 +1,6 @@
 #pragma once
 // The site handler of the use (-sm use, static ranges from a statistics file) and dynamic (-sm no, ranges from each
-// batch itself) passes: fake-quantizes every activation site as SPEC sections 2-4 say.
+// batch itself) passes: fake-quantizes every activation site as docs/QUANTIZATION.md, sections 2-4 say.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 #pragma once
 // --weight-method gpfq for a whole network: GPFQ (gpfq.h) layer by layer in execution order, each layer learning
 // from its inputs in the FP32 network (X) and in the network whose earlier layers already hold their GPFQ weights
-// (X~), on --gpfq-samples calibration images. Definition and choices: docs/QUANTIZATION.md, section GPFQ.
+// (X~), on --gpfq-samples calibration images. Definition and choices: docs/QUANTIZATION.md, section 12.
 #include <c10/core/Device.h>
 
 #include <vector>

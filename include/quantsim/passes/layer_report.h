@@ -1,5 +1,5 @@
 #pragma once
-// --layer-report FILE (issue 5 item 3): for every activation site and every conv/linear weight, the range and bit
+// --layer-report FILE: for every activation site and every conv/linear weight, the range and bit
 // widths it was quantized with and its error against FP32. FILE's extension picks the format: .json (one object,
 // an "entries" array) or .csv (one row per entry, header first). Definitions: docs/QUANTIZATION.md.
 #include <cstdint>

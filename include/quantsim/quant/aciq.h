@@ -1,7 +1,7 @@
 #pragma once
 // ACIQ (Banner, Nahshan, Soudry, NeurIPS 2019): the clipping value alpha that minimizes the expected mean squared
 // error of "clip to [-alpha, alpha], then quantize uniformly with M bits" for a tensor with a Laplace(0, b) or
-// Gaussian(0, sigma) prior (SPEC section 2).
+// Gaussian(0, sigma) prior (docs/QUANTIZATION.md, section 2).
 //
 // Everything here is at unit scale: alpha is in units of b (Laplace) or sigma (Gauss), and the MSE in units of
 // b^2 or sigma^2. Multiply alpha by the tensor's b or sigma to get a clipping value in data units.
@@ -18,7 +18,7 @@
 
 namespace quantsim {
 
-// Bit widths the solver accepts (SPEC section 1: M in 1..16).
+// Bit widths the solver accepts (docs/QUANTIZATION.md, section 1: M in 1..16).
 constexpr int kMinAciqBits = 1;
 constexpr int kMaxAciqBits = 16;
 

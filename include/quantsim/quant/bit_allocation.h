@@ -1,8 +1,8 @@
 #pragma once
-// Per-channel bit allocation (-baa / -baw, SPEC section 3): channels with a wider distribution get more bits,
-// keeping the average at the budget. The quantization noise of channel i scales as a_i^2 / bins_i^2; minimizing its
-// sum for a fixed total number of bins gives bins_i proportional to a_i^(2/3) (ACIQ paper, eq. 10), where a_i is
-// the channel's sigma (-bap gaus) or b (-bap laplace).
+// Per-channel bit allocation (-baa / -baw, docs/QUANTIZATION.md, section 3): channels with a wider distribution get
+// more bits, keeping the average at the budget. The quantization noise of channel i scales as a_i^2 / bins_i^2;
+// minimizing its sum for a fixed total number of bins gives bins_i proportional to a_i^(2/3) (ACIQ paper, eq. 10),
+// where a_i is the channel's sigma (-bap gaus) or b (-bap laplace).
 #include <vector>
 
 #include "quantsim/quant/choices.h"

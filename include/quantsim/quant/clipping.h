@@ -1,6 +1,7 @@
 #pragma once
 // The quantization range [lo, hi] of an activation site (or one channel of it) under the run's clipping
-// (-c no|laplace|gaus|Nstd), SPEC section 2. Pure functions of statistics; the caller chooses which statistics.
+// (-c no|laplace|gaus|Nstd), docs/QUANTIZATION.md, section 2. Pure functions of statistics; the caller chooses which
+// statistics.
 #include "quantsim/quant/choices.h"
 #include "quantsim/quant/tensor_stats.h"
 

@@ -1,7 +1,7 @@
 #pragma once
-// Fake quantization (quantize then dequantize) with the affine quantizer of SPEC section 1, through the registered
-// LibTorch ops quantsim::fake_quant_per_tensor / quantsim::fake_quant_per_channel (so CPU and CUDA tensors both work,
-// and TorchScript graphs can call the same ops).
+// Fake quantization (quantize then dequantize) with the affine quantizer of docs/QUANTIZATION.md, section 1, through
+// the registered LibTorch ops quantsim::fake_quant_per_tensor / quantsim::fake_quant_per_channel (so CPU and CUDA
+// tensors both work, and TorchScript graphs can call the same ops).
 //
 // Behaviour common to all functions:
 //  - x must be float32; the result has x's shape and dtype. When x is non-overlapping and dense (contiguous,

@@ -8,7 +8,7 @@
 //
 // with Q rounding to the nearest element of the alphabet delta * {-K, ..., K}, K = 2^(bits-1) (its ends clamp).
 // A column with ||X~_t|| == 0 carries no information about the error: q_t = Q(w_t), round to nearest.
-// Definition and choices: docs/QUANTIZATION.md, section GPFQ.
+// Definition and choices: docs/QUANTIZATION.md, section 12.
 //
 // Shapes carry a leading group axis so that grouped (and depthwise) convolutions run all groups at once, each on
 // its own input channels: x, x_tilde [G, m, n] (m samples, n inputs per group), weight [G, o, n] (o neurons per

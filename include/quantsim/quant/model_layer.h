@@ -1,5 +1,5 @@
 #pragma once
-// One conv or linear layer of a prepared model: the weights quant-sim quantizes (SPEC section 4).
+// One conv or linear layer of a prepared model: the weights quant-sim quantizes (docs/QUANTIZATION.md, section 4).
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -27,7 +27,8 @@ struct Layer {
   bool transposed = false;  // aten::_convolution with transposed = true (a deconvolution)
   // FP32 weight after BN folding, never modified: quantize from this. Output channels on axis 0.
   at::Tensor original_weight;
-  // Float bias after BN folding, or undefined when the layer has none. Biases stay float (SPEC section 4).
+  // Float bias after BN folding, or undefined when the layer has none. Biases stay float (docs/QUANTIZATION.md,
+  // section 4).
   at::Tensor bias;
 };
 

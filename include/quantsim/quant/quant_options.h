@@ -1,6 +1,6 @@
 #pragma once
 // The quantization settings of a run, split into what the weight quantizer and the activation quantizer need
-// (SPEC sections 2-5). The command line fills them (app/run_options.h).
+// (docs/QUANTIZATION.md, sections 2-5). The command line fills them (app/run_options.h).
 #include <optional>
 
 #include "quantsim/quant/choices.h"
@@ -15,7 +15,7 @@ struct BitAllocationOptions {
   Prior prior = Prior::kGauss;          // which statistic is a channel's range: sigma (gaus) or b (laplace)
   std::optional<double> target;         // average bits; unset: the site's or layer's own bits
   bool any_bits = false;                // also above 4 bits
-  // SPEC section 3: only per-channel tensors, and only at 4 bits or fewer unless --ba-any-bits.
+  // docs/QUANTIZATION.md, section 3: only per-channel tensors, and only at 4 bits or fewer unless --ba-any-bits.
   bool applies(int bits, bool per_channel) const { return enabled && per_channel && (bits <= 4 || any_bits); }
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // The range(s) and bit width(s) with which one tensor is fake-quantized, computed from its statistics with ACIQ
-// clipping (SPEC section 2) and per-channel bit allocation (SPEC section 3). Shared by weights and activations,
-// static (-sm use) and dynamic (-sm no) ranges.
+// clipping (docs/QUANTIZATION.md, section 2) and per-channel bit allocation (docs/QUANTIZATION.md, section 3). Shared
+// by weights and activations, static (-sm use) and dynamic (-sm no) ranges.
 #include <vector>
 
 #include <ATen/core/Tensor.h>

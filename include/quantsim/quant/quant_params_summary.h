@@ -18,8 +18,8 @@ struct QuantParamsSummary {
   double mean_width = 0.0;   // mean of hi - lo over the channels
   double bits_mean = 0.0;    // mean bit width over the channels
   std::map<int, double> bits_histogram;  // bit width -> number of channels with it
-  // Clipped tensors only (else nullopt): alpha in data units (SPEC section 2; for unsigned sites the alpha of the
-  // pre-activation prior), the mean over the channels; and the share of the unclipped range kept,
+  // Clipped tensors only (else nullopt): alpha in data units (docs/QUANTIZATION.md, section 2; for unsigned sites the
+  // alpha of the pre-activation prior), the mean over the channels; and the share of the unclipped range kept,
   // sum(hi - lo) / sum(unclipped hi - lo), nullopt when the unclipped range is empty.
   std::optional<double> alpha;
   std::optional<double> clip_fraction;

@@ -1,5 +1,5 @@
 #pragma once
-// Statistics files (SPEC section 6): what `-sm collect` writes and `-sm use` reads.
+// Statistics files (docs/QUANTIZATION.md, section 6): what `-sm collect` writes and `-sm use` reads.
 //
 // One JSON file per model and activation-site mode, at <stats-dir>/<arch>/<act-sites>.json, so that collecting
 // `--act-sites outputs` never overwrites `--act-sites inputs`. Files are written atomically (temp file + rename):
@@ -44,7 +44,8 @@ struct SiteShape {
 };
 
 struct SiteStatistics {
-  std::string name;            // stable site name (SPEC section 4), e.g. "layer1.0.conv1" or "layer1.0.conv1:pre_relu"
+  std::string name;            // stable site name (docs/QUANTIZATION.md, section 4), e.g. "layer1.0.conv1" or
+                               // "layer1.0.conv1:pre_relu"
   std::vector<int64_t> shape;  // per image; shape[0] is the number of channels
   ChannelwiseStats stats;
 };

@@ -1,6 +1,6 @@
 #pragma once
-// Statistics of one observed activation tensor (SPEC sections 2 and 6), per tensor and per channel (axis 1; for an
-// [N, C] tensor a channel is a column).
+// Statistics of one observed activation tensor (docs/QUANTIZATION.md, sections 2 and 6), per tensor and per channel
+// (axis 1; for an [N, C] tensor a channel is a column).
 //
 // `-sm collect` runs two passes over the same calibration images (batching may differ between them):
 //   pass 1, observe(batch):                min, max, per-batch extremes, mean and population std;

@@ -1,5 +1,5 @@
 #pragma once
-// Statistics of one tensor or one channel of it (SPEC sections 2 and 6), as collected by `-sm collect`
+// Statistics of one tensor or one channel of it (docs/QUANTIZATION.md, sections 2 and 6), as collected by `-sm collect`
 // and consumed by clipping and bit allocation.
 namespace quantsim {
 

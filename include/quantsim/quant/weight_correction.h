@@ -1,7 +1,8 @@
 #pragma once
-// Weight corrections after quantization (-bcw, -vcw; SPEC section 5): quantization shifts each output channel's
-// mean and shrinks or inflates its spread, which biases the layer's outputs; these restore the FP32 per-channel
-// mean and (population) standard deviation. Output channels are axis 0; the tensors keep their dtype and shape.
+// Weight corrections after quantization (-bcw, -vcw; docs/QUANTIZATION.md, section 5): quantization shifts each output
+// channel's mean and shrinks or inflates its spread, which biases the layer's outputs; these restore the FP32
+// per-channel mean and (population) standard deviation. Output channels are axis 0; the tensors keep their dtype and
+// shape.
 #include <ATen/core/Tensor.h>
 
 #include <optional>
@@ -17,10 +18,10 @@ struct WeightCorrections {
   bool bias = false;      // -bcw
 };
 
-// Applies the requested corrections in the SPEC's order: variance first, then bias (the mean correction last, so
-// that the final mean is the FP32 one whatever the variance step did). With neither, returns `quantized` itself.
-// With a correction asked for, throws std::invalid_argument when the tensors (not empty) differ in shape or are
-// scalars.
+// Applies the requested corrections in the order of docs/QUANTIZATION.md, section 5: variance first, then bias (the
+// mean correction last, so that the final mean is the FP32 one whatever the variance step did). With neither, returns
+// `quantized` itself. With a correction asked for, throws std::invalid_argument when the tensors (not empty) differ in
+// shape or are scalars.
 at::Tensor corrected_weight(const at::Tensor& quantized, const at::Tensor& original, WeightCorrections corrections);
 
 // The corrections as per-output-channel parameters, so that an exported model can rebuild the corrected weight from

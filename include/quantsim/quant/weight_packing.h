@@ -4,7 +4,7 @@
 //
 // Grid entry e (one per output channel when per channel, else one for the whole tensor) has a step (scale), an
 // integer zero point z = -offset / step, a level count and a code width ceil(log2(levels)) (the quantizer's bits for
-// the SPEC quantizer's 2^bits levels; one more for a grid of 2^b + 1 levels such as GPFQ's). Element i of the
+// the affine quantizer's 2^bits levels; one more for a grid of 2^b + 1 levels such as GPFQ's). Element i of the
 // row-major weight lies in entry e(i) and is stored as code k = round(w / step) + z, in element order, each code at its
 // entry's width; its float32 value is (float(k) - float(z)) * step, the fake quantizer's own formula.
 #include <ATen/core/Tensor.h>

@@ -1,7 +1,7 @@
 #pragma once
-// Quantization of one conv/linear weight (SPEC sections 4 and 5): range [min, max] per tensor or per output channel
-// (optionally ACIQ-clipped with --clip-weights), per-channel bit allocation, then variance and mean correction.
-// Done once per run, before any image is evaluated.
+// Quantization of one conv/linear weight (docs/QUANTIZATION.md, sections 4 and 5): range [min, max] per tensor or per
+// output channel (optionally ACIQ-clipped with --clip-weights), per-channel bit allocation, then variance and mean
+// correction. Done once per run, before any image is evaluated.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #pragma once
-// One JSON line per run in results.jsonl (SPEC section 7), appended under a lock so that concurrent runs never clobber
-// each other and a crash never leaves half a line.
+// One JSON line per run in results.jsonl (docs/QUANTIZATION.md, section 7), appended under a lock so that concurrent
+// runs never clobber each other and a crash never leaves half a line.
 #include <string>
 
 #include <nlohmann/json.hpp>
