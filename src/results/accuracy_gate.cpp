@@ -112,8 +112,7 @@ std::vector<GateEntry> parse_gate_baseline(const nlohmann::json& baseline, const
 }
 
 std::vector<GateCheck> check_accuracy_gate(const std::vector<GateEntry>& baseline,
-                                           const std::vector<ResultLine>& results,
-                                           const std::string& /*results_path*/) {
+                                           const std::vector<ResultLine>& results) {
   const std::map<Cell, MeasuredCell> cells = measured_cells(results);
   std::vector<GateCheck> checks;
   for (const GateEntry& entry : baseline) {
@@ -129,8 +128,8 @@ std::vector<GateCheck> check_accuracy_gate(const std::vector<GateEntry>& baselin
   return checks;
 }
 
-bool gate_passed(const std::vector<GateCheck>& checks) {
-  return std::all_of(checks.begin(), checks.end(), [](const GateCheck& c) { return c.verdict == GateVerdict::kOk; });
+int64_t failed_checks(const std::vector<GateCheck>& checks) {
+  return std::count_if(checks.begin(), checks.end(), [](const GateCheck& c) { return c.verdict != GateVerdict::kOk; });
 }
 
 std::string render_gate_checks(const std::vector<GateCheck>& checks) {
@@ -157,7 +156,6 @@ std::string render_gate_checks(const std::vector<GateCheck>& checks) {
 }
 
 std::vector<GateEntry> baseline_from_results(const std::vector<ResultLine>& results,
-                                             const std::string& /*results_path*/,
                                              const std::vector<GateEntry>& previous, double default_tolerance) {
   std::vector<Cell> order;
   const std::map<Cell, MeasuredCell> cells = measured_cells(results, &order);

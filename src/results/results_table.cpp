@@ -157,7 +157,7 @@ std::string method_label(const nlohmann::json& record) {
                   record.value("config", nlohmann::json::object()));
 }
 
-ResultsTable build_results_table(const std::vector<ResultLine>& lines, const std::string& /*path*/) {
+ResultsTable build_results_table(const std::vector<ResultLine>& lines) {
   TableCells cells;
   for (const ResultLine& line : lines) {
     if (line.fields.shard.empty()) add_line(cells, line.fields);

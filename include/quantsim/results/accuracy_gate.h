@@ -45,19 +45,19 @@ struct GateCheck {
 // The entries of a baseline file's JSON; throws UserError naming `path` and the entry for a malformed one.
 std::vector<GateEntry> parse_gate_baseline(const nlohmann::json& baseline, const std::string& path);
 
-// One check per baseline entry, in the baseline's order, against the unsharded lines of `results` (read from
-// `results_path`).
+// One check per baseline entry, in the baseline's order, against the unsharded lines of `results`.
 std::vector<GateCheck> check_accuracy_gate(const std::vector<GateEntry>& baseline,
-                                           const std::vector<ResultLine>& results, const std::string& results_path);
+                                           const std::vector<ResultLine>& results);
 
-bool gate_passed(const std::vector<GateCheck>& checks);
+// How many checks did not pass (dropped, missing or on other images): the gate passes at 0.
+int64_t failed_checks(const std::vector<GateCheck>& checks);
 
 // An aligned table: entry, baseline, measured, change, tolerance, verdict; one line per check.
 std::string render_gate_checks(const std::vector<GateCheck>& checks);
 
 // Baseline entries for every cell of `results`: tolerances of `previous` entries of the same cell are kept, new
 // cells get `default_tolerance`.
-std::vector<GateEntry> baseline_from_results(const std::vector<ResultLine>& results, const std::string& results_path,
+std::vector<GateEntry> baseline_from_results(const std::vector<ResultLine>& results,
                                              const std::vector<GateEntry>& previous, double default_tolerance);
 
 // The "entries" list of a baseline file, keys in the order written above.

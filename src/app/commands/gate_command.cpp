@@ -77,7 +77,7 @@ int write_baseline(const std::string& baseline_path, const std::string& results_
     previous = parse_gate_baseline(nlohmann::json::parse(file.dump()), baseline_path);
   }
   const std::vector<GateEntry> entries =
-      baseline_from_results(read_results_file(results_path), results_path, previous, tolerance);
+      baseline_from_results(read_results_file(results_path), previous, tolerance);
   if (entries.empty()) throw UserError(fmt::format("{}: no results line to make a baseline of", results_path));
   file["entries"] = gate_entries_to_json(entries);
   write_file_atomically(baseline_path, baseline_file_text(file));
@@ -104,10 +104,9 @@ int run_gate_command(const std::vector<std::string>& args) {
       parse_gate_baseline(nlohmann::json::parse(read_json_file(baseline_path).dump()), baseline_path);
   if (baseline.empty()) throw UserError(fmt::format("{}: the baseline has no entries", baseline_path));
   const std::vector<GateCheck> checks =
-      check_accuracy_gate(baseline, read_results_file(results_path), results_path);
+      check_accuracy_gate(baseline, read_results_file(results_path));
   std::fputs(render_gate_checks(checks).c_str(), stdout);
-  const auto failed = std::count_if(checks.begin(), checks.end(),
-                                    [](const GateCheck& c) { return c.verdict != GateVerdict::kOk; });
+  const int64_t failed = failed_checks(checks);
   if (failed == 0) {
     std::printf("accuracy gate: passed (%zu entries within tolerance of %s)\n", checks.size(), baseline_path.c_str());
     return 0;

@@ -38,7 +38,7 @@ int run_report_command(const std::vector<std::string>& args) {
   if (printed_help(options, r)) return 0;
   const TableFormat format = parse_table_format(r["format"].as<std::string>());
   const std::string path = expand_user(r["results"].as<std::string>());
-  const std::string text = render_results_table(build_results_table(read_results_file(path), path), format);
+  const std::string text = render_results_table(build_results_table(read_results_file(path)), format);
   if (r.count("out")) {
     write_output_file(expand_user(r["out"].as<std::string>()), text);
   } else {
