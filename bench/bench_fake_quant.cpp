@@ -51,13 +51,15 @@ void measure(std::vector<Contender>& contenders, const std::function<void()>& sy
 }
 
 // GB/s counting the bytes read plus the bytes written (2 x tensor size).
-double gigabytes_per_second(const Contender& c, double tensor_bytes) { return 2.0 * tensor_bytes / median(c.seconds) / 1e9; }
+double gigabytes_per_second(const Contender& c, double tensor_bytes) {
+  return 2.0 * tensor_bytes / median(c.seconds) / 1e9;
+}
 
 void print_table(const std::vector<Contender>& contenders, double tensor_bytes) {
   for (const Contender& c : contenders) {
     const auto [fastest, slowest] = std::minmax_element(c.seconds.begin(), c.seconds.end());
-    std::printf("  %-50s median %8.2f ms (min %7.2f, max %7.2f)  %6.2f GB/s\n", c.name.c_str(),
-                median(c.seconds) * 1e3, *fastest * 1e3, *slowest * 1e3, gigabytes_per_second(c, tensor_bytes));
+    std::printf("  %-50s median %8.2f ms (min %7.2f, max %7.2f)  %6.2f GB/s\n", c.name.c_str(), median(c.seconds) * 1e3,
+                *fastest * 1e3, *slowest * 1e3, gigabytes_per_second(c, tensor_bytes));
   }
 }
 
@@ -102,14 +104,18 @@ void cpu_section() {
       {"copy_ into preallocated", [&] { dst.copy_(x); }, {}},
       {"quantsim per-channel (allocates)", [&] { quantsim::fake_quant_per_channel(x, r.lo, r.hi, r.bits, 1); }, {}},
       {"quantsim per-channel _out (preallocated)",
-       [&] { quantsim::fake_quant_per_channel_out(x, r.lo, r.hi, r.bits, 1, out); }, {}},
+       [&] { quantsim::fake_quant_per_channel_out(x, r.lo, r.hi, r.bits, 1, out); },
+       {}},
       {"ATen fake_quantize_per_channel_affine (allocates)",
-       [&] { at::fake_quantize_per_channel_affine(x, r.scale, r.zero_point, 1, 0, (1 << kBits) - 1); }, {}},
+       [&] { at::fake_quantize_per_channel_affine(x, r.scale, r.zero_point, 1, 0, (1 << kBits) - 1); },
+       {}},
       {"quantsim per-tensor (allocates)", [&] { quantsim::fake_quant_per_tensor(x, lo, hi, kBits); }, {}},
-      {"quantsim per-tensor _out (preallocated)", [&] { quantsim::fake_quant_per_tensor_out(x, lo, hi, kBits, out); },
+      {"quantsim per-tensor _out (preallocated)",
+       [&] { quantsim::fake_quant_per_tensor_out(x, lo, hi, kBits, out); },
        {}},
       {"ATen fake_quantize_per_tensor_affine (allocates)",
-       [&] { at::fake_quantize_per_tensor_affine(x, scale, zero_point, 0, (1 << kBits) - 1); }, {}},
+       [&] { at::fake_quantize_per_tensor_affine(x, scale, zero_point, 0, (1 << kBits) - 1); },
+       {}},
   };
   measure(contenders, [] {});
   print_table(contenders, bytes);

@@ -42,8 +42,8 @@ at::Tensor literal_loop(const at::Tensor& x, const at::Tensor& x_tilde, const at
   for (int64_t t = 0; t < w.size(2); ++t) {
     const at::Tensor x_t = x.select(2, t), x_tilde_t = x_tilde.select(2, t), w_t = w.select(2, t);
     u.add_(x_t.unsqueeze(2) * w_t.unsqueeze(1));
-    const at::Tensor norm = (x_tilde_t * x_tilde_t).sum(1, true);                  // [G, 1]
-    const at::Tensor inner = at::bmm(x_tilde_t.unsqueeze(1), u).squeeze(1);        // [G, o]
+    const at::Tensor norm = (x_tilde_t * x_tilde_t).sum(1, true);            // [G, 1]
+    const at::Tensor inner = at::bmm(x_tilde_t.unsqueeze(1), u).squeeze(1);  // [G, o]
     const at::Tensor q_t = quantsim::gpfq_round(at::where(norm > 0, inner / norm, w_t), alphabet);
     u.sub_(x_tilde_t.unsqueeze(2) * q_t.unsqueeze(1));
     q.select(2, t).copy_(q_t);
@@ -61,7 +61,9 @@ void run_shape(const Shape& s) {
   contenders.push_back({"literal loop", [&] { return literal_loop(x, x_tilde, w, alphabet); }, {}, {}});
   for (int64_t block : {8, 16, 32, 64}) {
     contenders.push_back({"blocked b=" + std::to_string(block),
-                          [&, block] { return quantsim::gpfq_quantize(x, x_tilde, w, alphabet, block); }, {}, {}});
+                          [&, block] { return quantsim::gpfq_quantize(x, x_tilde, w, alphabet, block); },
+                          {},
+                          {}});
   }
   for (int rep = 0; rep < kRepetitions; ++rep) {
     for (Contender& c : contenders) {

@@ -20,11 +20,11 @@
 
 #include "quantsim/app/config.h"
 #include "quantsim/app/run_options.h"
-#include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/data/batch_loader.h"
 #include "quantsim/data/dataset.h"
 #include "quantsim/data/model_sidecar.h"
 #include "quantsim/graph/prepared_model.h"
+#include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/passes/statistics_collector.h"
 #include "quantsim/quant/weight_quantization.h"
 
@@ -141,7 +141,10 @@ int main(int argc, char** argv) {
     else if (flag == "--rounds") rounds = std::stoi(value);
     else if (flag == "-b") batch_size = std::stoi(value);
     else if (flag == "--resnet50") resnet50 = value;
-    else { std::fprintf(stderr, "bench_passes: unknown flag %s\n", flag.c_str()); return 2; }
+    else {
+      std::fprintf(stderr, "bench_passes: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
   }
   std::printf("bench_passes: %d rounds after a warm-up round, medians; %d intra-op threads\n", rounds,
               at::get_num_threads());
@@ -161,7 +164,8 @@ int main(int argc, char** argv) {
       batches = decode(resnet50, data + "/imagenet/val1300", 64, batch_size);
     } else {  // no real images: uniform noise of the same shape
       torch::manual_seed(0);
-      for (int i = 0; i < 64; i += batch_size) batches.push_back(torch::rand({std::min(batch_size, 64 - i), 3, 224, 224}));
+      for (int i = 0; i < 64; i += batch_size)
+        batches.push_back(torch::rand({std::min(batch_size, 64 - i), 3, 224, 224}));
     }
     workloads.push_back({"resnet50 (random weights)", resnet50, batches, 64});
   }

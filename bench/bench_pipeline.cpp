@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "quantsim/core/errors.h"
 #include "quantsim/data/batch_loader.h"
 #include "quantsim/data/dataset.h"
-#include "quantsim/core/errors.h"
 #include "quantsim/data/model_sidecar.h"
 
 namespace fs = std::filesystem;
@@ -163,9 +163,8 @@ void run(const Options& o, const Workload& w) {
               "(decode only %.1f img/s)  top1 %.2f top5 %.2f  bad %lld  (b=%d, j=%d, %d intra-op threads, %s)\n",
               w.model.c_str(), w.dataset.c_str(), static_cast<long long>(accuracy.images), n / pipeline_seconds,
               n / forward_seconds, forward_seconds / pipeline_seconds, n / decode_seconds,
-              accuracy.percent(accuracy.top1),
-              accuracy.percent(accuracy.top5), static_cast<long long>(bad), o.batch_size, o.workers,
-              at::get_num_threads(), quantsim::describe(spec).c_str());
+              accuracy.percent(accuracy.top1), accuracy.percent(accuracy.top5), static_cast<long long>(bad),
+              o.batch_size, o.workers, at::get_num_threads(), quantsim::describe(spec).c_str());
 }
 
 }  // namespace

@@ -2,16 +2,16 @@
 // them and the expected-MSE curves as CSV for tools/plot_alpha.py.
 //
 //   optimal-alpha [--max-bits N] [--csv FILE] [--curve FILE]
-#include <cxxopts.hpp>
 #include <fmt/format.h>
+#include <cxxopts.hpp>
 
 #include <exception>
 #include <iostream>
 #include <string>
 
-#include "quantsim/quant/aciq.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/aciq.h"
 
 namespace {
 
@@ -51,8 +51,7 @@ std::string curve_csv() {
       for (int i = 1; i <= kCurvePoints; ++i) {
         const double alpha = alpha_max * i / kCurvePoints;
         csv += fmt::format("{},{},{:.10g},{:.10g},{:.10g},{:.10g}\n", prior_name(prior), bits, alpha,
-                           quantsim::expected_mse(prior, alpha, bits),
-                           quantsim::expected_clipping_mse(prior, alpha),
+                           quantsim::expected_mse(prior, alpha, bits), quantsim::expected_clipping_mse(prior, alpha),
                            quantsim::expected_quantization_mse(alpha, bits));
       }
     }
@@ -62,11 +61,10 @@ std::string curve_csv() {
 
 int run(int argc, char** argv) {
   cxxopts::Options options("optimal-alpha", "ACIQ optimal clipping values for Laplace and Gaussian priors");
-  options.add_options()
-      ("max-bits", "print bit widths 1..N (N <= 16)", cxxopts::value<int>()->default_value("8"))
-      ("csv", "write the table as CSV (bits,laplace_alpha,gauss_alpha)", cxxopts::value<std::string>())
-      ("curve", "write expected MSE against alpha for 2, 3, 4 bits as CSV", cxxopts::value<std::string>())
-      ("h,help", "show this help");
+  options.add_options()("max-bits", "print bit widths 1..N (N <= 16)", cxxopts::value<int>()->default_value("8"))(
+      "csv", "write the table as CSV (bits,laplace_alpha,gauss_alpha)", cxxopts::value<std::string>())(
+      "curve", "write expected MSE against alpha for 2, 3, 4 bits as CSV", cxxopts::value<std::string>())(
+      "h,help", "show this help");
   const cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";
@@ -74,8 +72,8 @@ int run(int argc, char** argv) {
   }
   const int max_bits = args["max-bits"].as<int>();
   if (max_bits < quantsim::kMinAciqBits || max_bits > quantsim::kMaxAciqBits) {
-    throw quantsim::UserError(fmt::format("--max-bits: must be in {}..{}, got {}", quantsim::kMinAciqBits,
-                                          quantsim::kMaxAciqBits, max_bits));
+    throw quantsim::UserError(
+        fmt::format("--max-bits: must be in {}..{}, got {}", quantsim::kMinAciqBits, quantsim::kMaxAciqBits, max_bits));
   }
   std::cout << table_text(max_bits);
   if (args.count("csv")) quantsim::write_file_atomically(args["csv"].as<std::string>(), table_csv(max_bits));

@@ -48,7 +48,8 @@ void walk_channel_rows(const SpanKernels& k, const float* x, float* out, int64_t
 
 }  // namespace
 
-void fake_quant_per_tensor_cpu(const float* x, float* out, int64_t begin, int64_t end, const AffineQuantParams& params) {
+void fake_quant_per_tensor_cpu(const float* x, float* out, int64_t begin, int64_t end,
+                               const AffineQuantParams& params) {
   if (end <= begin) return;
   const SpanKernels& k = span_kernels();
   const bool streaming = end - begin >= kStreamingMinElements;

@@ -8,8 +8,8 @@ void uniform_scalar(const float* x, float* out, int64_t n, const AffineQuantPara
   for (int64_t j = 0; j < n; ++j) out[j] = fake_quant_value(x[j], params);
 }
 
-void channel_run_scalar(const float* x, float* out, int64_t n, const ChannelQuantParams& params,
-                        int64_t first_channel, bool /*streaming*/) {
+void channel_run_scalar(const float* x, float* out, int64_t n, const ChannelQuantParams& params, int64_t first_channel,
+                        bool /*streaming*/) {
   for (int64_t j = 0; j < n; ++j) {
     const int64_t c = first_channel + j;
     out[j] = fake_quant_value(x[j], AffineQuantParams{params.scale[c], params.zero_point[c], params.q_max[c]});

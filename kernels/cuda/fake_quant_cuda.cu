@@ -45,9 +45,11 @@ cudaError_t fake_quant_per_tensor_cuda(const float* x, float* out, int64_t n, co
                                        cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
   if (fits_32_bits(n)) {
-    per_tensor_kernel<uint32_t><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(x, out, static_cast<uint32_t>(n), params);
+    per_tensor_kernel<uint32_t>
+        <<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(x, out, static_cast<uint32_t>(n), params);
   } else {
-    per_tensor_kernel<uint64_t><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(x, out, static_cast<uint64_t>(n), params);
+    per_tensor_kernel<uint64_t>
+        <<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(x, out, static_cast<uint64_t>(n), params);
   }
   return cudaGetLastError();
 }

@@ -44,15 +44,15 @@ class FakeQuantInputs {
     const float a = unit(rng_) * magnitude;
     const float b = unit(rng_) * magnitude;
     switch (std::uniform_int_distribution<int>(0, 9)(rng_)) {
-      case 0: return {std::fabs(a), std::fabs(a) + std::fabs(b), bits_value};      // all positive
-      case 1: return {-std::fabs(a) - std::fabs(b), -std::fabs(a), bits_value};    // all negative
-      case 2: return {a, a, bits_value};                                           // lo == hi
-      case 3: return {0.0f, 0.0f, bits_value};                                     // empty range
-      case 4: return {-1e-44f, 1e-44f, bits_value};                                // step may underflow
+      case 0: return {std::fabs(a), std::fabs(a) + std::fabs(b), bits_value};                      // all positive
+      case 1: return {-std::fabs(a) - std::fabs(b), -std::fabs(a), bits_value};                    // all negative
+      case 2: return {a, a, bits_value};                                                           // lo == hi
+      case 3: return {0.0f, 0.0f, bits_value};                                                     // empty range
+      case 4: return {-1e-44f, 1e-44f, bits_value};                                                // step may underflow
       case 5: return {-3e37f * std::fabs(unit(rng_)), 3e37f * std::fabs(unit(rng_)), bits_value};  // huge
-      case 6: return {-0.0f, std::fabs(b), bits_value};                            // signed zero lo
-      case 7: return {std::fabs(a), -std::fabs(b), bits_value};                    // lo > hi: [0, 0]
-      default: return {std::min(a, b), std::max(a, b), bits_value};                // straddles zero
+      case 6: return {-0.0f, std::fabs(b), bits_value};                                            // signed zero lo
+      case 7: return {std::fabs(a), -std::fabs(b), bits_value};                                    // lo > hi: [0, 0]
+      default: return {std::min(a, b), std::max(a, b), bits_value};                                // straddles zero
     }
   }
 
@@ -70,7 +70,7 @@ class FakeQuantInputs {
       case 0: return (static_cast<float>(step(rng_)) - zp + 0.5f) * scale;  // half way between two steps
       case 1: return (static_cast<float>(step(rng_)) - zp) * scale;         // on the grid
       case 2: return special();
-      case 3: return float_from_bits(static_cast<uint32_t>(rng_()));        // any bit pattern
+      case 3: return float_from_bits(static_cast<uint32_t>(rng_()));  // any bit pattern
       default: return around(rng_);
     }
   }

@@ -12,27 +12,27 @@
 #include <map>
 #include <regex>
 
-#include <cxxopts.hpp>
 #include <fmt/format.h>
+#include <cxxopts.hpp>
 
+#include "quantsim/app/flag_combinations.h"
+#include "quantsim/app/option_checks.h"
 #include "quantsim/core/atomic_file.h"
-#include "quantsim/quant/bit_allocation.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/message_text.h"
-#include "quantsim/app/option_checks.h"
-#include "quantsim/app/flag_combinations.h"
-#include "quantsim/passes/gpfq_weights.h"
-#include "quantsim/passes/layer_report.h"
 #include "quantsim/data/preprocess.h"
 #include "quantsim/data/shard.h"
+#include "quantsim/passes/gpfq_weights.h"
+#include "quantsim/passes/layer_report.h"
+#include "quantsim/quant/bit_allocation.h"
 
 namespace quantsim {
 namespace {
 
 // Long flags that the public code spells with one dash. cxxopts would read `-pcq_w` as a bundle of short flags,
 // so these are rewritten to `--pcq_w` before parsing.
-constexpr std::array kSingleDashLongFlags = {"pcq_w", "pcq_a", "qw",   "baa", "baw", "bam", "bap", "bata", "batw",
-                                             "bcw",   "vcw",   "sm",   "sk",  "cs",  "sh",  "ss"};
+constexpr std::array kSingleDashLongFlags = {"pcq_w", "pcq_a", "qw",  "baa", "baw", "bam", "bap", "bata",
+                                             "batw",  "bcw",   "vcw", "sm",  "sk",  "cs",  "sh",  "ss"};
 
 // cxxopts reports a flag by its first long name, which for "qw,qweight" and "ss,subset" is the short form.
 std::string canonical_key(const std::string& key) {
@@ -46,7 +46,8 @@ std::vector<std::string> normalize_legacy_flags(const std::vector<std::string>& 
   out.reserve(args.size());
   for (const auto& arg : args) {
     if (arg.size() > 2 && arg[0] == '-' && arg[1] != '-') {
-      const std::string name = arg.substr(1, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 1);
+      const std::string name = arg.substr(1,
+                                          arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 1);
       if (std::find(kSingleDashLongFlags.begin(), kSingleDashLongFlags.end(), name) != kSingleDashLongFlags.end()) {
         out.push_back("-" + arg);
         continue;
@@ -346,9 +347,8 @@ void fill_quantization(const FlagValues& v, Config& c) {
   c.variance_correct_weights = v.given("vcw");
   c.act_sites = choice_value<ActSites>("--act-sites", v.text("act-sites"));
   const std::string first_last = v.text("first-last-bits");
-  c.first_last_bits = parse_bit_width("--first-last-bits", std::isdigit(static_cast<unsigned char>(first_last[0]))
-                                                               ? "int" + first_last
-                                                               : first_last);
+  c.first_last_bits = parse_bit_width(
+      "--first-last-bits", std::isdigit(static_cast<unsigned char>(first_last[0])) ? "int" + first_last : first_last);
   fill_weight_method(v, c);
 }
 
@@ -405,12 +405,12 @@ int parse_bit_width(const std::string& flag, const std::string& value) {
 std::string flag_label(const std::string& given_key) {
   const std::string key = canonical_key(given_key);
   static const std::map<std::string, std::string> kShortForms = {
-      {"arch", "a"}, {"batch-size", "b"}, {"workers", "j"}, {"clipping", "c"},
-      {"qweight", "qw"}, {"subset", "ss"}, {"help", "h"}};
+      {"arch", "a"},     {"batch-size", "b"}, {"workers", "j"}, {"clipping", "c"},
+      {"qweight", "qw"}, {"subset", "ss"},    {"help", "h"}};
   const auto short_form = kShortForms.find(key);
   if (short_form != kShortForms.end()) return fmt::format("-{}/--{}", short_form->second, key);
-  const bool single_dash =
-      std::find(kSingleDashLongFlags.begin(), kSingleDashLongFlags.end(), key) != kSingleDashLongFlags.end();
+  const bool single_dash = std::find(kSingleDashLongFlags.begin(), kSingleDashLongFlags.end(), key) !=
+                           kSingleDashLongFlags.end();
   return (single_dash ? "-" : "--") + key;
 }
 

@@ -6,13 +6,13 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "quantsim/app/model_checks.h"
+#include "quantsim/app/run_inputs.h"
+#include "quantsim/app/runs.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
-#include "quantsim/graph/prepared_model.h"
-#include "quantsim/app/run_inputs.h"
-#include "quantsim/app/model_checks.h"
 #include "quantsim/core/stopwatch.h"
-#include "quantsim/app/runs.h"
+#include "quantsim/graph/prepared_model.h"
 #include "quantsim/passes/statistics_collector.h"
 
 namespace quantsim {
@@ -74,8 +74,8 @@ int run_collect(const Config& config) {
   const ModelFile model = resolve_model_file(config);
   check_write_destination(statistics_path(config.stats_dir, model.name, config.act_sites));  // before hours of passes
   const std::string device = resolve_device(config);
-  const ImageSet calibration =
-      calibration_images(config, model, config.calib_size.value_or(kDefaultCalibrationImages), "-cs");
+  const ImageSet calibration = calibration_images(config, model, config.calib_size.value_or(kDefaultCalibrationImages),
+                                                  "-cs");
   const std::vector<LabeledImage>& images = calibration.images;
   const PreprocessSpec& spec = calibration.spec;
 

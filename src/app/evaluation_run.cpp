@@ -5,25 +5,25 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-#include "quantsim/graph/torchscript_loading.h"
-#include "quantsim/passes/activation_quantizer.h"
-#include "quantsim/core/errors.h"
-#include "quantsim/passes/gpfq_weights.h"
-#include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/app/config_json.h"
 #include "quantsim/app/export_run.h"
-#include "quantsim/app/run_inputs.h"
-#include "quantsim/app/run_options.h"
-#include "quantsim/core/stopwatch.h"
-#include "quantsim/export/npy_writer.h"
-#include "quantsim/graph/prepared_model.h"
-#include "quantsim/results/results_log.h"
 #include "quantsim/app/model_checks.h"
 #include "quantsim/app/output_destinations.h"
+#include "quantsim/app/run_inputs.h"
+#include "quantsim/app/run_options.h"
 #include "quantsim/app/runs.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/stopwatch.h"
 #include "quantsim/data/shard.h"
+#include "quantsim/export/npy_writer.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/graph/torchscript_loading.h"
+#include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/passes/gpfq_weights.h"
+#include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/passes/statistics_collector.h"
 #include "quantsim/quant/weight_quantization.h"
+#include "quantsim/results/results_log.h"
 
 namespace quantsim {
 namespace {
@@ -104,8 +104,8 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   const double weights_s = seconds_since(weights_start);
   const bool dynamic = config.stats_mode == StatsMode::kNo;
   if (!dynamic) pipeline->statistics = load_checked_statistics(config, model, pipeline->model, probe);
-  pipeline->quantizer = std::make_unique<ActivationQuantizer>(
-      pipeline->model.sites(), activation_quant_options(config), pipeline->statistics.get());
+  pipeline->quantizer = std::make_unique<ActivationQuantizer>(pipeline->model.sites(), activation_quant_options(config),
+                                                              pipeline->statistics.get());
 
   RunnableModel runnable;
   runnable.mode = dynamic ? "dynamic" : "static";
@@ -117,8 +117,8 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   }
   runnable.keep_alive = pipeline;
   if (!config.layer_report.empty()) {
-    runnable.layer_report = std::make_shared<LayerReportRecorder>(layer_report_options(config), model, pipeline->model, *pipeline->quantizer,
-                                                                  pipeline->weights);
+    runnable.layer_report = std::make_shared<LayerReportRecorder>(layer_report_options(config), model, pipeline->model,
+                                                                  *pipeline->quantizer, pipeline->weights);
   }
   runnable.forward = [pipeline, report = runnable.layer_report](const at::Tensor& x) {
     if (report) return report->forward(x.to(pipeline->model.device()));
@@ -174,8 +174,8 @@ int run_evaluation(const Config& config) {
 
   const std::string what = quantized ? precision_label(config) + " " + runnable.mode + " ranges" : "FP32";
   std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
-               model.sha256.c_str(), what.c_str(), dataset.root.c_str(),
-               images.size(), describe(spec).c_str(), device.c_str());
+               model.sha256.c_str(), what.c_str(), dataset.root.c_str(), images.size(), describe(spec).c_str(),
+               device.c_str());
   EvaluationOptions evaluation{num_classes, !config.save_logits.empty(), model.path, {}};
   for (const LabeledImage& image : images) evaluation.image_names.push_back(image.path);
   BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});
@@ -183,11 +183,11 @@ int run_evaluation(const Config& config) {
   check_bad_images(loader, config.max_bad_image_share);
   if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
 
-  std::printf("%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
-              quantized ? fmt::format(" ({} ranges, act-sites {})", runnable.mode, to_string(config.act_sites)).c_str()
-                        : "",
-              result.accuracy.top1_percent(), result.accuracy.top5_percent(),
-              static_cast<long long>(result.accuracy.images()), result.images_per_second());
+  std::printf(
+      "%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
+      quantized ? fmt::format(" ({} ranges, act-sites {})", runnable.mode, to_string(config.act_sites)).c_str() : "",
+      result.accuracy.top1_percent(), result.accuracy.top5_percent(), static_cast<long long>(result.accuracy.images()),
+      result.images_per_second());
   if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);
   if (runnable.layer_report) write_layer_report(config.layer_report, runnable.layer_report->report());
   append_result(config.results, result_record(config, model, dataset, result, device, runnable, loader.bad_count()));

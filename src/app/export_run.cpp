@@ -13,8 +13,8 @@ void export_for_run(const Config& config, const ModelFile& source, const Prepare
                     const at::Tensor& probe) {
   nlohmann::json settings = config_to_json(config);
   settings["precision"] = precision_label(config);
-  const ExportInputs inputs{source, model, activations, weights, weight_quant_options(config).corrections, probe,
-                            settings};
+  const ExportInputs inputs{source, model,   activations, weights, weight_quant_options(config).corrections,
+                            probe,  settings};
   const std::vector<LayerSize> sizes = export_quantized_model(config.export_path, inputs);
   const ExportPaths paths = export_paths(config.export_path);
   std::printf("exported %s and %s (%s)\n%s", paths.model.c_str(), paths.weights_bin.c_str(),

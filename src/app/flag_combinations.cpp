@@ -11,9 +11,9 @@ namespace {
 
 // What a run does, as far as the flags' effects go.
 struct RunShape {
-  bool collect;            // -sm collect: statistics only, nothing quantized or evaluated
-  bool activations;        // activations quantized
-  bool weights;            // weights quantized
+  bool collect;                // -sm collect: statistics only, nothing quantized or evaluated
+  bool activations;            // activations quantized
+  bool weights;                // weights quantized
   bool activation_allocation;  // -baa in effect
   bool weight_allocation;      // -baw in effect
 };
@@ -80,13 +80,20 @@ struct QuantizationFlag {
 // Every flag that only shapes quantization. The FP32 baseline given one of them is refused: the user asked for
 // quantization and would read an FP32 accuracy as its result.
 const QuantizationFlag kQuantizationFlags[] = {
-    {"pcq_a", needs_quantized_activations},       {"pcq_w", needs_quantized_weights},
-    {"baa", needs_activation_allocation},         {"baw", needs_weight_allocation},
-    {"bata", needs_activation_allocation_target}, {"batw", needs_weight_allocation_target},
-    {"bam", needs_bit_allocation},                {"bap", needs_bit_allocation},
-    {"ba-any-bits", needs_bit_allocation},        {"bcw", needs_quantized_weights},
-    {"vcw", needs_quantized_weights},             {"clip-weights", needs_quantized_weights},
-    {"clipping", needs_something_clipped},        {"sm", needs_quantized_statistics_use},
+    {"pcq_a", needs_quantized_activations},
+    {"pcq_w", needs_quantized_weights},
+    {"baa", needs_activation_allocation},
+    {"baw", needs_weight_allocation},
+    {"bata", needs_activation_allocation_target},
+    {"batw", needs_weight_allocation_target},
+    {"bam", needs_bit_allocation},
+    {"bap", needs_bit_allocation},
+    {"ba-any-bits", needs_bit_allocation},
+    {"bcw", needs_quantized_weights},
+    {"vcw", needs_quantized_weights},
+    {"clip-weights", needs_quantized_weights},
+    {"clipping", needs_something_clipped},
+    {"sm", needs_quantized_statistics_use},
 };
 
 RunShape run_shape(const Config& c) {
@@ -109,8 +116,8 @@ std::string as_given(const GivenFlags& given, const std::string& key) {
 std::vector<std::string> check_collect(const GivenFlags& given) {
   for (const char* key : {"save-logits", "shard"}) {
     if (given.count(key)) {
-      throw UserError(fmt::format("flag {}: -sm collect evaluates nothing; give it to the evaluation run",
-                                  flag_label(key)));
+      throw UserError(
+          fmt::format("flag {}: -sm collect evaluates nothing; give it to the evaluation run", flag_label(key)));
     }
   }
   std::vector<std::string> ignored;

@@ -23,7 +23,6 @@ void refuse_given_flags(const GpfqFlagsGiven& given) {
 
 }  // namespace
 
-
 void check_export_config(const Config& config) {
   if (config.stats_mode == StatsMode::kCollect) {
     throw UserError("--export needs an evaluation run (-sm use, or -sm no for weights only), not -sm collect");
@@ -36,7 +35,6 @@ void check_export_config(const Config& config) {
                     "(-sm collect) and export with -sm use, or quantize only the weights (--qtype f32)");
   }
 }
-
 
 void check_layer_report_option(const Config& config) {
   if (config.layer_report.empty()) return;

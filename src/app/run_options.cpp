@@ -23,8 +23,8 @@ ActivationQuantOptions activation_quant_options(const Config& config) {
   options.first_last_bits = config.first_last_bits;
   options.per_channel = config.per_channel_activations;
   options.clipping = config.clipping;
-  options.bit_allocation =
-      bit_allocation_options(config, config.bit_alloc_activations, config.bit_alloc_target_activations);
+  options.bit_allocation = bit_allocation_options(config, config.bit_alloc_activations,
+                                                  config.bit_alloc_target_activations);
   options.stats_kind = config.stats_kind;
   return options;
 }
@@ -40,7 +40,6 @@ WeightQuantOptions weight_quant_options(const Config& config) {
   options.corrections.bias = config.bias_correct_weights;
   return options;
 }
-
 
 GpfqOptions gpfq_options(const Config& config) {
   GpfqOptions options;

@@ -150,8 +150,10 @@ void set_aside_torn_line(int fd, const std::string& path, off_t line_start, off_
   if (::ftruncate(fd, line_start) != 0) {
     throw UserError(fmt::format("{}: cannot cut off its torn last line: {}", path, std::strerror(errno)));
   }
-  std::fprintf(stderr, "quant-sim: warning: %s: its last line was torn by an interrupted write; moved it (%lld bytes) "
-               "to %s.torn\n", path.c_str(), static_cast<long long>(size - line_start), path.c_str());
+  std::fprintf(stderr,
+               "quant-sim: warning: %s: its last line was torn by an interrupted write; moved it (%lld bytes) "
+               "to %s.torn\n",
+               path.c_str(), static_cast<long long>(size - line_start), path.c_str());
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ BatchLoader::BatchLoader(std::vector<LabeledImage> images, PreprocessSpec spec, 
       spec_(spec),
       options_(options),
       progress_(options.progress_label, static_cast<int64_t>(images_.size()), options.progress) {
-  if (options_.batch_size < 1) throw UserError(fmt::format("batch size must be at least 1, got {}", options_.batch_size));
+  if (options_.batch_size < 1)
+    throw UserError(fmt::format("batch size must be at least 1, got {}", options_.batch_size));
   const int workers = std::max(1, options_.workers);
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -31,9 +32,7 @@ BatchLoader::~BatchLoader() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-int64_t BatchLoader::batch_count() const {
-  return (total() + options_.batch_size - 1) / options_.batch_size;
-}
+int64_t BatchLoader::batch_count() const { return (total() + options_.batch_size - 1) / options_.batch_size; }
 
 int64_t BatchLoader::batch_length(int64_t batch_index) const {
   return std::min<int64_t>(options_.batch_size, total() - batch_index * options_.batch_size);
@@ -141,8 +140,8 @@ void BatchLoader::assemble(int64_t batch_index, PendingBatch* pending) {
       if (!good.empty() && good.front().sizes() != pending->tensors[i].sizes()) {
         throw UserError(fmt::format("{}: preprocessed size {} differs from {} of {} in the same batch; set a center "
                                     "crop (--center-crop) so that all images have one size",
-                                    images_[position].path, shape_text(pending->tensors[i]),
-                                    shape_text(good.front()), images_[batch.indices.front()].path));
+                                    images_[position].path, shape_text(pending->tensors[i]), shape_text(good.front()),
+                                    images_[batch.indices.front()].path));
       }
       good.push_back(std::move(pending->tensors[i]));
       labels.push_back(images_[position].label);
@@ -199,8 +198,8 @@ void check_bad_images(const BatchLoader& loader, double max_share) {
   const BadImage first = loader.bad_images().front();
   // Decoders name the image in their reason, or not: name it once.
   const std::string what = first.reason.rfind(first.path, 0) == 0 ? first.reason : first.path + ": " + first.reason;
-  const std::string summary =
-      fmt::format("{} of {} images could not be decoded (first: {})", bad, loader.total(), what);
+  const std::string summary = fmt::format("{} of {} images could not be decoded (first: {})", bad, loader.total(),
+                                          what);
   if (static_cast<double>(bad) > max_share * static_cast<double>(loader.total())) {
     throw UserError(summary + fmt::format("; more than --max-bad-images {}", max_share));
   }

@@ -107,23 +107,22 @@ Dataset load_dataset(const std::string& root_arg, const DatasetOptions& options)
     dataset.layout = "image-folder";
     dataset.images = detail::read_image_folder(root, &dataset.class_names, dataset.class_order_file);
   } else {
-    const std::string ground_truth =
-        options.ground_truth.empty() ? find_ground_truth(folders) : options.ground_truth;
+    const std::string ground_truth = options.ground_truth.empty() ? find_ground_truth(folders) : options.ground_truth;
     if (ground_truth.empty()) {
-      throw UserError(fmt::format("{}: no class folders, and no val.txt or LOC_val_solution.csv beside the images",
-                                  root.string()));
+      throw UserError(
+          fmt::format("{}: no class folders, and no val.txt or LOC_val_solution.csv beside the images", root.string()));
     }
     if (is_loc_solution_csv(ground_truth)) {
       dataset.layout = "LOC_val_solution.csv";
-      dataset.images = detail::read_loc_solution_csv(root, ground_truth, dataset.class_names,
-                                                     dataset.class_order_file, &dataset.listed_but_missing);
+      dataset.images = detail::read_loc_solution_csv(root, ground_truth, dataset.class_names, dataset.class_order_file,
+                                                     &dataset.listed_but_missing);
     } else {
       dataset.layout = "val.txt";
       dataset.images = detail::read_val_txt(root, ground_truth, &dataset.listed_but_missing);
     }
     if (dataset.listed_but_missing > 0) {
-      spdlog::warn("{}: {} images listed in {} are not in the folder; evaluating the {} present",
-                   root.string(), dataset.listed_but_missing, ground_truth, dataset.images.size());
+      spdlog::warn("{}: {} images listed in {} are not in the folder; evaluating the {} present", root.string(),
+                   dataset.listed_but_missing, ground_truth, dataset.images.size());
     }
   }
   if (dataset.images.empty()) throw UserError(fmt::format("{}: no images found", root.string()));

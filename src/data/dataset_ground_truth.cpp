@@ -90,8 +90,7 @@ std::vector<LabeledImage> read_val_txt(const fs::path& root, const std::string& 
       }
     }
     if (split == std::string::npos || label < 0 || parsed != line.size() - split - 1) {
-      throw UserError(fmt::format("{}:{}: expected '<file> <class index>', got '{}'", ground_truth, line_number,
-                                  line));
+      throw UserError(fmt::format("{}:{}: expected '<file> <class index>', got '{}'", ground_truth, line_number, line));
     }
     const std::string file = trim(line.substr(0, split));
     if (!entries.first(file, label, line_number, std::to_string(label))) continue;
@@ -109,7 +108,7 @@ std::vector<LabeledImage> read_loc_solution_csv(const fs::path& root, const std:
                                                 const std::string& class_order_file, int64_t* missing) {
   if (class_names.empty()) {
     throw UserError(ground_truth + ": LOC_val_solution.csv names classes by wnid; a class-order file (synsets.txt, "
-                    "--synsets) is needed to turn them into indices");
+                                   "--synsets) is needed to turn them into indices");
   }
   std::unordered_map<std::string, int64_t> index_of;
   for (size_t i = 0; i < class_names.size(); ++i) index_of.emplace(class_names[i], static_cast<int64_t>(i));

@@ -9,8 +9,8 @@
 
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
-#include "quantsim/core/json_nesting.h"
 #include "quantsim/core/json_integer.h"
+#include "quantsim/core/json_nesting.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;

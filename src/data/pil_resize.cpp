@@ -19,16 +19,16 @@ double triangle_filter(double x) {
 // For each output pixel: the first input pixel it reads and its integer weights (Pillow's precompute_coeffs
 // followed by normalize_coeffs_8bpc, for the box [0, in_size]).
 struct Coefficients {
-  std::vector<int> first;               // xmin per output pixel
-  std::vector<int> count;               // number of taps per output pixel
-  std::vector<int32_t> weights;         // out_size * taps_max, fixed point
+  std::vector<int> first;        // xmin per output pixel
+  std::vector<int> count;        // number of taps per output pixel
+  std::vector<int32_t> weights;  // out_size * taps_max, fixed point
   int taps_max = 0;
 };
 
 Coefficients precompute_coefficients(int in_size, int out_size) {
   const double scale = static_cast<double>(static_cast<float>(in_size) - 0.0f) / out_size;
   const double filter_scale = std::max(scale, 1.0);  // antialiasing: widen the filter when downscaling
-  const double support = 1.0 * filter_scale;          // the triangle filter's support is 1
+  const double support = 1.0 * filter_scale;         // the triangle filter's support is 1
   Coefficients c;
   c.taps_max = static_cast<int>(std::ceil(support)) * 2 + 1;
   c.first.resize(out_size);
@@ -166,7 +166,8 @@ Size2D torchvision_resize_size(int width, int height, int shorter_side) {
   const int64_t short_side = width_is_short ? width : height;
   const int64_t long_side = width_is_short ? height : width;
   // Python: int(size * long / short), a true (correctly rounded) division then truncation.
-  const int new_long = static_cast<int>(static_cast<double>(shorter_side * long_side) / static_cast<double>(short_side));
+  const int new_long =
+      static_cast<int>(static_cast<double>(shorter_side * long_side) / static_cast<double>(short_side));
   return width_is_short ? Size2D{shorter_side, new_long} : Size2D{new_long, shorter_side};
 }
 

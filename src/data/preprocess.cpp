@@ -87,10 +87,9 @@ PreprocessSpec apply_overrides(PreprocessSpec base, const PreprocessOverrides& o
 }
 
 std::string describe(const PreprocessSpec& spec) {
-  const std::string resize = spec.resize_shorter_side > 0
-                                 ? fmt::format("resize {} {}", spec.resize_shorter_side,
-                                               interpolation_name(spec.interpolation))
-                                 : std::string("no resize");
+  const std::string resize = spec.resize_shorter_side > 0 ? fmt::format("resize {} {}", spec.resize_shorter_side,
+                                                                        interpolation_name(spec.interpolation))
+                                                          : std::string("no resize");
   const std::string crop = spec.center_crop > 0 ? fmt::format("crop {}", spec.center_crop) : "no crop";
   return fmt::format("{}, {}, mean [{}, {}, {}], std [{}, {}, {}]", resize, crop, spec.mean[0], spec.mean[1],
                      spec.mean[2], spec.std[0], spec.std[1], spec.std[2]);
@@ -140,8 +139,8 @@ torch::Tensor preprocess_image(const std::string& path, const PreprocessSpec& sp
       throw UserError(fmt::format("{}: {}", path, e.what()));
     }
   } catch (const std::bad_alloc&) {
-    throw UserError(fmt::format("{}: out of memory preprocessing the image ({}); lower --resize/--crop", path,
-                                describe(spec)));
+    throw UserError(
+        fmt::format("{}: out of memory preprocessing the image ({}); lower --resize/--crop", path, describe(spec)));
   } catch (const c10::Error& e) {  // the tensor allocator refusing a size
     const std::string message = e.what_without_backtrace();
     throw UserError(fmt::format("{}: cannot preprocess the image ({}): {}", path, describe(spec),

@@ -26,8 +26,8 @@ std::vector<LabeledImage> take_shard(std::vector<LabeledImage> images, const Sha
     taken.push_back(std::move(images[i]));
   }
   if (taken.empty()) {
-    throw UserError(fmt::format("--shard {}: no image falls in this shard ({} images selected)", shard_name(shard),
-                                selected));
+    throw UserError(
+        fmt::format("--shard {}: no image falls in this shard ({} images selected)", shard_name(shard), selected));
   }
   return taken;
 }

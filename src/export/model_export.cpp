@@ -10,8 +10,8 @@
 
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
-#include "quantsim/data/model_sidecar.h"
 #include "quantsim/core/sha256.h"
+#include "quantsim/data/model_sidecar.h"
 #include "quantsim/graph/site_handler.h"
 
 namespace quantsim {
@@ -31,17 +31,15 @@ void check_paths(const ExportPaths& paths, const ModelFile& source) {
   if (same_file_path(paths.model, source.path)) {
     throw UserError(fmt::format("--export {}: would overwrite the model being quantized", paths.model));
   }
-  if (same_file_path(paths.sidecar, paths.model) ||
-      same_file_path(paths.sidecar, sidecar_path_for(source.path))) {
-    throw UserError(fmt::format("--export {}: its sidecar {} would overwrite {}", paths.model, paths.sidecar,
-                                same_file_path(paths.sidecar, paths.model) ? "the exported model"
-                                                                            : "the source model's sidecar"));
+  if (same_file_path(paths.sidecar, paths.model) || same_file_path(paths.sidecar, sidecar_path_for(source.path))) {
+    throw UserError(
+        fmt::format("--export {}: its sidecar {} would overwrite {}", paths.model, paths.sidecar,
+                    same_file_path(paths.sidecar, paths.model) ? "the exported model" : "the source model's sidecar"));
   }
 }
 
 // Runs the probe once through the quantizer, which then holds every site's static parameters.
-std::vector<std::optional<QuantParams>> static_site_params(const PreparedModel& model,
-                                                           ActivationQuantizer& activations,
+std::vector<std::optional<QuantParams>> static_site_params(const PreparedModel& model, ActivationQuantizer& activations,
                                                            const at::Tensor& probe) {
   {
     ScopedSiteHandler scope(activations);
@@ -87,7 +85,8 @@ WeightRecord weight_record(const Layer& layer, const QuantizedWeight& quantized,
   record.corrections = correction_steps(grid, layer.original_weight.to(at::kCPU, at::kFloat), corrections);
   if (!at::equal(folded_weight(record), live_weight.to(at::kCPU, at::kFloat))) {
     throw std::runtime_error(fmt::format("--export: layer {}: its codes and corrections do not rebuild the weight "
-                                         "the model computes with", layer.name));
+                                         "the model computes with",
+                                         layer.name));
   }
   return record;
 }

@@ -84,9 +84,7 @@ struct IndexReader {
   std::string index_path;
   std::string bin;
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw UserError(fmt::format("{}: {}", index_path, what));
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw UserError(fmt::format("{}: {}", index_path, what)); }
 
   std::string section(const json& s, const std::string& encoding) const {
     const auto offset = s.at("offset").get<size_t>();

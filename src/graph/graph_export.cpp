@@ -29,9 +29,9 @@ Value* insert_fake_quant(torch::jit::Graph& graph, Value* x, const QuantParams& 
   Value* dense = graph.insert(c10::aten::contiguous, {x});
   if (!params.per_channel) {
     static const c10::Symbol per_tensor = c10::Symbol::fromQualString("quantsim::fake_quant_per_tensor");
-    return graph.insert(per_tensor, {dense, static_cast<double>(static_cast<float>(params.range.lo)),
-                                     static_cast<double>(static_cast<float>(params.range.hi)),
-                                     static_cast<int64_t>(params.bits)});
+    return graph.insert(per_tensor,
+                        {dense, static_cast<double>(static_cast<float>(params.range.lo)),
+                         static_cast<double>(static_cast<float>(params.range.hi)), static_cast<int64_t>(params.bits)});
   }
   static const c10::Symbol per_channel = c10::Symbol::fromQualString("quantsim::fake_quant_per_channel");
   const auto floats = at::TensorOptions().dtype(at::kFloat);
@@ -45,8 +45,8 @@ void replace_site_node(torch::jit::Graph& graph, Node* node,
   const int64_t code = torch::jit::constant_as<int64_t>(node->input(1)).value();
   const int64_t site_id = code / 2;
   if (site_id < 0 || site_id >= static_cast<int64_t>(site_params.size())) {
-    throw std::invalid_argument(fmt::format("fake_quantized_module: site {} has no parameters ({} given)", site_id,
-                                            site_params.size()));
+    throw std::invalid_argument(
+        fmt::format("fake_quantized_module: site {} has no parameters ({} given)", site_id, site_params.size()));
   }
   Value* x = node->input(0);
   Value* replacement = x;

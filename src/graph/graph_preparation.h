@@ -11,8 +11,8 @@
 namespace quantsim::graph {
 
 struct FrozenModel {
-  torch::jit::Module module;                // the frozen clone; its forward graph is `graph`
-  std::shared_ptr<torch::jit::Graph> graph; // inlined, every node keeps its module call stack
+  torch::jit::Module module;                 // the frozen clone; its forward graph is `graph`
+  std::shared_ptr<torch::jit::Graph> graph;  // inlined, every node keeps its module call stack
   // Module path of each conv/linear node, from the attribute path freezing gave its weight
   // (`self.layer1.0.conv2.weight` -> `layer1.0.conv2`). Unlike the call stack, which records only the last attribute
   // of a chain such as `self.expanded_conv.depthwise.forward(x)` (mobilenet_v2_q), it is always complete.

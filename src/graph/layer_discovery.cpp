@@ -18,8 +18,8 @@ void refuse_layers_in_control_flow(const torch::jit::Block& block, const std::st
   for (const Node* node : block.nodes()) {
     if (nested && is_layer_node(node)) {
       throw UserError(fmt::format("model {}: {} in module '{}' sits inside control flow (prim::If/Loop), which "
-                                  "quant-sim does not support", model_path, node->kind().toQualString(),
-                                  module_path(node)));
+                                  "quant-sim does not support",
+                                  model_path, node->kind().toQualString(), module_path(node)));
     }
     for (const torch::jit::Block* inner : node->blocks()) refuse_layers_in_control_flow(*inner, model_path, true);
   }
@@ -114,8 +114,8 @@ std::vector<LayerNode> find_layers(torch::jit::Graph& graph, const OpIndexNamer&
     fill_conv_geometry(nodes[i], layer);
     at::Tensor weight = constant_tensor(nodes[i]->input(1));
     if (!weight.defined()) {
-      throw UserError(fmt::format("model {}: the weight of layer '{}' is not a constant after freezing",
-                                  model_path, layer.name));
+      throw UserError(
+          fmt::format("model {}: the weight of layer '{}' is not a constant after freezing", model_path, layer.name));
     }
     layer.original_weight = weight.clone(at::MemoryFormat::Contiguous);
     layer.bias = constant_tensor(nodes[i]->input(2));

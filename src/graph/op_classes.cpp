@@ -13,9 +13,8 @@ using torch::jit::Node;
 // `aten::relu_` and `aten::relu` are the same op for classification.
 bool kind_is(const Node* node, std::initializer_list<const char*> names) {
   const std::string kind = node->kind().toQualString();
-  return std::any_of(names.begin(), names.end(), [&](const char* name) {
-    return kind == name || kind == std::string(name) + "_";
-  });
+  return std::any_of(names.begin(), names.end(),
+                     [&](const char* name) { return kind == name || kind == std::string(name) + "_"; });
 }
 
 // The number a constant scalar input holds, if it is one.
@@ -31,7 +30,9 @@ bool is_conv_node(const Node* node) {
   return kind_is(node, {"aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::_convolution"});
 }
 
-bool is_layer_node(const Node* node) { return is_conv_node(node) || node->kind().toQualString() == std::string("aten::linear"); }
+bool is_layer_node(const Node* node) {
+  return is_conv_node(node) || node->kind().toQualString() == std::string("aten::linear");
+}
 
 bool is_relu_like(const Node* node) {
   if (kind_is(node, {"aten::relu", "aten::relu6"})) return true;
@@ -44,10 +45,10 @@ bool is_relu_like(const Node* node) {
 }
 
 bool is_pool_node(const Node* node) {
-  return kind_is(node, {"aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d", "aten::avg_pool1d",
-                        "aten::avg_pool2d", "aten::avg_pool3d", "aten::adaptive_avg_pool1d",
-                        "aten::adaptive_avg_pool2d", "aten::adaptive_avg_pool3d", "aten::adaptive_max_pool1d",
-                        "aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d"});
+  return kind_is(
+      node, {"aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d", "aten::avg_pool1d", "aten::avg_pool2d",
+             "aten::avg_pool3d", "aten::adaptive_avg_pool1d", "aten::adaptive_avg_pool2d", "aten::adaptive_avg_pool3d",
+             "aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d"});
 }
 
 bool is_shape_query(const Node* node) {
@@ -56,9 +57,8 @@ bool is_shape_query(const Node* node) {
 }
 
 bool produces_tensor(const Node* node) {
-  return std::any_of(node->outputs().begin(), node->outputs().end(), [](const torch::jit::Value* v) {
-    return v->type()->kind() == c10::TypeKind::TensorType;
-  });
+  return std::any_of(node->outputs().begin(), node->outputs().end(),
+                     [](const torch::jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; });
 }
 
 std::string op_base_name(const Node* node) {

@@ -13,15 +13,28 @@ namespace {
 
 // Tensor-producing ops besides layers, activations and pools (op_base_name form: no in-place `_`).
 const std::set<std::string>& supported_plain_ops() {
-  static const std::set<std::string> ops = {
-      "batch_norm", "leaky_relu", "relu", "relu6", "hardtanh", "clamp",   "add",     "cat",
-      "flatten",    "view",       "reshape", "contiguous", "mean", "pad", "constant_pad_nd", "dropout",
-      "feature_dropout"};
+  static const std::set<std::string> ops = {"batch_norm",
+                                            "leaky_relu",
+                                            "relu",
+                                            "relu6",
+                                            "hardtanh",
+                                            "clamp",
+                                            "add",
+                                            "cat",
+                                            "flatten",
+                                            "view",
+                                            "reshape",
+                                            "contiguous",
+                                            "mean",
+                                            "pad",
+                                            "constant_pad_nd",
+                                            "dropout",
+                                            "feature_dropout"};
   return ops;
 }
 
 bool is_supported(const torch::jit::Node* node) {
-  if (node->kind().is_prim()) return true;  // constants, lists, If/Loop (their blocks are checked), ...
+  if (node->kind().is_prim()) return true;    // constants, lists, If/Loop (their blocks are checked), ...
   if (!node->kind().is_aten()) return false;  // custom namespaces compute things we cannot see into
   if (!produces_tensor(node)) return true;    // size asserts, int arithmetic
   return is_layer_node(node) || is_pool_node(node) || supported_plain_ops().count(op_base_name(node)) > 0;

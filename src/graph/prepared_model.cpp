@@ -15,10 +15,10 @@
 #include "node_naming.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/graph/torchscript_loading.h"
 #include "site_discovery.h"
 #include "site_instrumentation.h"
 #include "site_op.h"
-#include "quantsim/graph/torchscript_loading.h"
 
 namespace quantsim {
 
@@ -139,8 +139,8 @@ at::Tensor PreparedModel::forward(const at::Tensor& input) const {
 void PreparedModel::save_fake_quantized(const std::string& path,
                                         const std::vector<std::optional<QuantParams>>& site_params) const {
   if (site_params.size() != impl_->sites.size()) {
-    throw std::invalid_argument(fmt::format("save_fake_quantized: {} site parameters for {} sites",
-                                            site_params.size(), impl_->sites.size()));
+    throw std::invalid_argument(
+        fmt::format("save_fake_quantized: {} site parameters for {} sites", site_params.size(), impl_->sites.size()));
   }
   std::ostringstream bytes;
   graph::fake_quantized_module(impl_->frozen.module, site_params).save(bytes);
@@ -162,8 +162,8 @@ void check_logits_shape(const at::Tensor& output, int64_t batch, int64_t num_cla
   const bool ok = output.dim() == 2 && output.size(0) == batch && (num_classes <= 0 || output.size(1) == num_classes);
   if (!ok) {
     const std::string expected = num_classes > 0 ? fmt::format(" = [{}, {}]", batch, num_classes) : "";
-    throw UserError(fmt::format("model output has shape {}; expected [N, classes]{}", shape_text(output.sizes()),
-                                expected));
+    throw UserError(
+        fmt::format("model output has shape {}; expected [N, classes]{}", shape_text(output.sizes()), expected));
   }
 }
 

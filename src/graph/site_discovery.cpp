@@ -109,7 +109,7 @@ std::vector<SitePlan> deploy_sites(const std::vector<LayerNode>& layers, const O
 std::vector<SitePlan> find_sites(torch::jit::Graph& graph, const std::vector<LayerNode>& layers,
                                  const OpIndexNamer& namer, ActSites mode) {
   std::vector<SitePlan> plans = mode == ActSites::kOutputs ? paper_sites(graph, layers, namer)
-                                                            : deploy_sites(layers, namer);
+                                                           : deploy_sites(layers, namer);
   for (size_t i = 0; i < plans.size(); ++i) plans[i].site.id = static_cast<int64_t>(i);
   return plans;
 }

@@ -14,7 +14,7 @@ namespace quantsim::graph {
 
 struct SitePlan {
   Site site;
-  torch::jit::Value* value = nullptr;           // the tensor whose later uses get the site op's result
+  torch::jit::Value* value = nullptr;  // the tensor whose later uses get the site op's result
   // Unsigned sites: the ReLU-like node producing `value` and its input (observed before the node runs).
   torch::jit::Node* activation = nullptr;
   torch::jit::Value* pre_activation = nullptr;

@@ -92,8 +92,8 @@ torch::jit::Module load_torchscript(const std::string& path, const c10::Device& 
 }
 
 void throw_forward_failure(const std::string& path, at::IntArrayRef input_shape, const std::exception& error) {
-  throw UserError(fmt::format("model {} failed on an input of shape {}: {}", path, shape_text(input_shape),
-                              error_summary(error)));
+  throw UserError(
+      fmt::format("model {} failed on an input of shape {}: {}", path, shape_text(input_shape), error_summary(error)));
 }
 
 at::Tensor logits_tensor(const c10::IValue& output, const std::string& path) {

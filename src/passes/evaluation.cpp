@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/errors.h"
-#include "quantsim/graph/prepared_model.h"
 #include "quantsim/core/stopwatch.h"
 #include "quantsim/graph/prepared_model.h"
 

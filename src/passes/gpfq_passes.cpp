@@ -94,9 +94,8 @@ void quantize_in_one_pass(GpfqRun& run) {
 void quantize_with_a_pass_per_layer(GpfqRun& run) {
   bool network_changed = false;  // until a layer changes, the partly quantized network's inputs are the FP32 ones
   for (int64_t layer : run.layers) {
-    run.quantize(layer, network_changed
-                            ? capture_layer_inputs(run.partial, {layer}, run.batches, run.sampling).front()
-                            : at::Tensor());
+    run.quantize(layer, network_changed ? capture_layer_inputs(run.partial, {layer}, run.batches, run.sampling).front()
+                                        : at::Tensor());
     network_changed = true;
   }
 }

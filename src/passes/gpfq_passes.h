@@ -15,9 +15,9 @@
 #include <map>
 #include <vector>
 
-#include "quantsim/quant/gpfq_layer.h"
-#include "quantsim/passes/layer_input_capture.h"
 #include "quantsim/data/progress_bar.h"
+#include "quantsim/passes/layer_input_capture.h"
+#include "quantsim/quant/gpfq_layer.h"
 
 namespace quantsim::gpfq {
 
@@ -47,10 +47,10 @@ struct GpfqRun {
   const CalibrationBatches& batches;
   RowSampling sampling;
   ReferenceInputs& reference;
-  PreparedModel& partial;                      // deploy-mode sites; holds the GPFQ weights of the layers done
-  std::vector<int64_t> layers;                 // the layers to quantize, in order
-  std::vector<GpfqLayerOptions> options;       // by layer index (unused for layers left float)
-  std::vector<QuantizedWeight>& weights;       // by layer index
+  PreparedModel& partial;                 // deploy-mode sites; holds the GPFQ weights of the layers done
+  std::vector<int64_t> layers;            // the layers to quantize, in order
+  std::vector<GpfqLayerOptions> options;  // by layer index (unused for layers left float)
+  std::vector<QuantizedWeight>& weights;  // by layer index
   ProgressBar& progress;
 
   // Quantizes `layer` from what it reads in the partly quantized network (undefined: the network is still FP32 up

@@ -10,14 +10,14 @@
 #include <cstdio>
 
 #include "gpfq_passes.h"
-#include "quantsim/data/batch_loader.h"
 #include "quantsim/core/errors.h"
-#include "quantsim/quant/gpfq_layer.h"
-#include "quantsim/passes/layer_input_capture.h"
-#include "quantsim/quant/layer_samples.h"
-#include "quantsim/graph/prepared_model.h"
-#include "quantsim/data/progress_bar.h"
 #include "quantsim/core/stopwatch.h"
+#include "quantsim/data/batch_loader.h"
+#include "quantsim/data/progress_bar.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/passes/layer_input_capture.h"
+#include "quantsim/quant/gpfq_layer.h"
+#include "quantsim/quant/layer_samples.h"
 
 namespace quantsim {
 namespace {
@@ -104,9 +104,9 @@ std::vector<QuantizedWeight> gpfq_quantized_weights(const GpfqOptions& gpfq, con
   double activation_bytes = 0.0;
   for (const Layer& layer : layers) {
     const auto i = static_cast<size_t>(layer.index);
-    activation_bytes = std::max(activation_bytes, kLiveTensors * sizeof(float) *
-                                                      static_cast<double>(c10::multiply_integers(shapes[i]) *
-                                                                          batches.image_count()));
+    activation_bytes = std::max(
+        activation_bytes,
+        kLiveTensors * sizeof(float) * static_cast<double>(c10::multiply_integers(shapes[i]) * batches.image_count()));
     options[i] = layer_options(gpfq, layer_bits(gpfq, layer));
     if (options[i].bits == 0) {
       weights[i].weight = layer.original_weight;
@@ -127,9 +127,10 @@ std::vector<QuantizedWeight> gpfq_quantized_weights(const GpfqOptions& gpfq, con
     gpfq::quantize_with_a_pass_per_layer(run);
   }
   progress.finish();
-  std::fprintf(stderr, "quant-sim: GPFQ weights of %zu layers from %lld calibration images (conv patches kept with "
-               "probability %g, %s) in %.1f s\n", quantized_layers.size(),
-               static_cast<long long>(batches.image_count()), gpfq.patch_prob,
+  std::fprintf(stderr,
+               "quant-sim: GPFQ weights of %zu layers from %lld calibration images (conv patches kept with "
+               "probability %g, %s) in %.1f s\n",
+               quantized_layers.size(), static_cast<long long>(batches.image_count()), gpfq.patch_prob,
                one_pass ? "one pass" : "a pass per layer", seconds_since(start));
   return weights;
 }

@@ -6,8 +6,8 @@
 #include <map>
 #include <stdexcept>
 
-#include "quantsim/quant/layer_samples.h"
 #include "quantsim/graph/site_handler.h"
+#include "quantsim/quant/layer_samples.h"
 
 namespace quantsim {
 namespace {
@@ -80,8 +80,8 @@ class LayerInputRecorder : public SiteHandler {
     std::vector<at::Tensor> rows;
     for (Slot& slot : slots_) {
       if (slot.filled != (slot.buffer.defined() ? slot.buffer.size(1) : -1)) {
-        throw std::logic_error(fmt::format("layer '{}': its input was not captured from every calibration batch",
-                                           slot.layer->name));
+        throw std::logic_error(
+            fmt::format("layer '{}': its input was not captured from every calibration batch", slot.layer->name));
       }
       rows.push_back(std::move(slot.buffer));
     }
@@ -112,8 +112,8 @@ class LayerInputRecorder : public SiteHandler {
 
   void record(Slot& slot, const at::Tensor& x) {
     if (slot.rows_per_image < 0) allocate(slot, x);
-    const std::vector<int64_t> rows =
-        batch_row_indices(*slot.layer, slot.rows_per_image, batches_.image_indices.at(batch_), sampling_);
+    const std::vector<int64_t> rows = batch_row_indices(*slot.layer, slot.rows_per_image,
+                                                        batches_.image_indices.at(batch_), sampling_);
     if (rows.empty()) return;
     const at::Tensor indices = at::tensor(rows, at::kLong);
     slot.buffer.narrow(1, slot.filled, indices.size(0)).copy_(layer_input_rows(*slot.layer, x, indices));
@@ -167,8 +167,7 @@ std::vector<at::Tensor> capture_layer_inputs(const PreparedModel& model, const s
 
 at::Tensor sampled_batch_rows(const Layer& layer, const at::Tensor& x, const std::vector<int64_t>& image_indices,
                               const RowSampling& sampling) {
-  const std::vector<int64_t> rows =
-      batch_row_indices(layer, rows_per_image(layer, x.sizes()), image_indices, sampling);
+  const std::vector<int64_t> rows = batch_row_indices(layer, rows_per_image(layer, x.sizes()), image_indices, sampling);
   return layer_input_rows(layer, x, at::tensor(rows, at::kLong));
 }
 

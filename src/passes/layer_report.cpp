@@ -15,10 +15,10 @@ namespace quantsim {
 namespace {
 
 // The CSV columns, in order: every key of a JSON entry.
-constexpr std::array kColumns = {"kind",     "name",         "index",   "type",      "unsigned",  "per_channel",
-                                 "channels", "bits",         "bits_mean", "bits_histogram", "range_min",
-                                 "range_max", "mean_width",  "alpha",   "clip_fraction", "mse", "sqnr_db",
-                                 "local_mse", "local_sqnr_db", "values"};
+constexpr std::array kColumns = {"kind",        "name",      "index",      "type",          "unsigned",
+                                 "per_channel", "channels",  "bits",       "bits_mean",     "bits_histogram",
+                                 "range_min",   "range_max", "mean_width", "alpha",         "clip_fraction",
+                                 "mse",         "sqnr_db",   "local_mse",  "local_sqnr_db", "values"};
 
 template <typename T>
 nlohmann::json optional_json(const std::optional<T>& value) {
@@ -38,8 +38,14 @@ nlohmann::json histogram_json(const std::map<int, double>& histogram) {
 
 void add_params(nlohmann::json& json, const std::optional<QuantParamsSummary>& params) {
   if (!params) {  // left float
-    json.update({{"per_channel", false}, {"channels", 0}, {"bits_mean", 0}, {"bits_histogram", nlohmann::json::object()},
-                 {"range_min", nullptr}, {"range_max", nullptr}, {"mean_width", nullptr}, {"alpha", nullptr},
+    json.update({{"per_channel", false},
+                 {"channels", 0},
+                 {"bits_mean", 0},
+                 {"bits_histogram", nlohmann::json::object()},
+                 {"range_min", nullptr},
+                 {"range_max", nullptr},
+                 {"mean_width", nullptr},
+                 {"alpha", nullptr},
                  {"clip_fraction", nullptr}});
     return;
   }
@@ -109,19 +115,16 @@ LayerReportFormat layer_report_format(const std::string& path) {
   const std::string extension = lowercase_extension(path);
   if (extension == ".json") return LayerReportFormat::kJson;
   if (extension == ".csv") return LayerReportFormat::kCsv;
-  throw UserError(fmt::format("flag --layer-report: '{}' does not end in .json or .csv (the extension picks the format)",
-                              path));
+  throw UserError(
+      fmt::format("flag --layer-report: '{}' does not end in .json or .csv (the extension picks the format)", path));
 }
 
 nlohmann::ordered_json layer_report_json(const LayerReport& report) {
   nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   for (const LayerReportEntry& entry : report.entries) entries.push_back(ordered_entry_json(entry));
-  return {{"model", report.model},
-          {"model_sha256", report.model_sha256},
-          {"precision", report.precision},
-          {"act_sites", report.act_sites},
-          {"ranges", report.ranges},
-          {"images", report.images},
+  return {{"model", report.model},         {"model_sha256", report.model_sha256},
+          {"precision", report.precision}, {"act_sites", report.act_sites},
+          {"ranges", report.ranges},       {"images", report.images},
           {"entries", std::move(entries)}};
 }
 

@@ -52,8 +52,9 @@ LayerReportEntry weight_entry(const Layer& layer, const QuantizedWeight& quantiz
 
 }  // namespace
 
-LayerReportRecorder::LayerReportRecorder(const LayerReportOptions& options, const ModelFile& model, const PreparedModel& quantized,
-                                         ActivationQuantizer& quantizer, const std::vector<QuantizedWeight>& weights)
+LayerReportRecorder::LayerReportRecorder(const LayerReportOptions& options, const ModelFile& model,
+                                         const PreparedModel& quantized, ActivationQuantizer& quantizer,
+                                         const std::vector<QuantizedWeight>& weights)
     : quantized_(quantized),
       quantizer_(quantizer),
       dynamic_(options.dynamic_ranges),

@@ -18,8 +18,8 @@ const double kInvSqrt2Pi = 1.0 / std::sqrt(2.0 * M_PI);
 
 void check_bits(int bits) {
   if (bits < kMinAciqBits || bits > kMaxAciqBits) {
-    throw UserError("ACIQ: bit width must be in " + std::to_string(kMinAciqBits) + ".." +
-                    std::to_string(kMaxAciqBits) + ", got " + std::to_string(bits));
+    throw UserError("ACIQ: bit width must be in " + std::to_string(kMinAciqBits) + ".." + std::to_string(kMaxAciqBits) +
+                    ", got " + std::to_string(bits));
   }
 }
 
@@ -82,9 +82,7 @@ double expected_clipping_mse(Prior prior, double alpha) {
   return (1.0 + alpha * alpha) * std::erfc(alpha * kInvSqrt2) - 2.0 * alpha * standard_normal_pdf(alpha);
 }
 
-double expected_quantization_mse(double alpha, int bits) {
-  return alpha * alpha / quantization_denominator(bits);
-}
+double expected_quantization_mse(double alpha, int bits) { return alpha * alpha / quantization_denominator(bits); }
 
 double expected_mse(Prior prior, double alpha, int bits) {
   check_bits(bits);

@@ -56,8 +56,7 @@ double mean_bits(const std::vector<int>& bits) {
 
 }  // namespace
 
-std::vector<int> allocate_bits(const std::vector<double>& range_statistics, double target_bits,
-                               BitRounding rounding) {
+std::vector<int> allocate_bits(const std::vector<double>& range_statistics, double target_bits, BitRounding rounding) {
   check_inputs(range_statistics, target_bits);
   if (range_statistics.empty()) return {};
   const std::vector<double> shares = bin_shares(range_statistics);

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <string>
 
-#include "quantsim/quant/aciq.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/aciq.h"
 
 namespace quantsim {
 namespace {
@@ -29,17 +29,14 @@ RangeStats range_stats(const TensorStats& stats, StatsKind kind) {
 
 double clipping_alpha(const Clipping& clipping, const RangeStats& stats, int bits, Signedness signedness) {
   switch (clipping.kind) {
-    case Clipping::Kind::kLaplace:
-      return stats.b * aciq_unit_alpha(Prior::kLaplace, bits, signedness);
-    case Clipping::Kind::kGauss:
-      return stats.std * aciq_unit_alpha(Prior::kGauss, bits, signedness);
+    case Clipping::Kind::kLaplace: return stats.b * aciq_unit_alpha(Prior::kLaplace, bits, signedness);
+    case Clipping::Kind::kGauss: return stats.std * aciq_unit_alpha(Prior::kGauss, bits, signedness);
     case Clipping::Kind::kNStd:
       if (!(clipping.n_std >= 0.0)) {
         throw UserError("clipping: Nstd needs N >= 0, got " + std::to_string(clipping.n_std));
       }
       return clipping.n_std * stats.std;
-    case Clipping::Kind::kNone:
-      break;
+    case Clipping::Kind::kNone: break;
   }
   throw UserError("clipping: -c no has no clipping value alpha");
 }

@@ -31,8 +31,8 @@ void check_range(float lo, float hi, const char* where) {
 
 // lo/hi/bits as CPU tensors of one dimension holding `channels` entries.
 at::Tensor channel_vector(const at::Tensor& t, const char* name, int64_t channels) {
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == channels, "fake_quant_per_channel: ", name,
-                    " must have shape [", channels, "] (the size of the channel axis), got ", t.sizes());
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == channels, "fake_quant_per_channel: ", name, " must have shape [",
+                    channels, "] (the size of the channel axis), got ", t.sizes());
   return t.to(at::kCPU).contiguous();
 }
 
@@ -67,8 +67,8 @@ kernels::AffineQuantParams per_tensor_params(const at::Tensor& x, double lo, dou
 
 int64_t normalized_axis(const at::Tensor& x, int64_t axis) {
   const int64_t dim = x.dim();
-  TORCH_CHECK_VALUE(axis >= -dim && axis < dim, "fake_quant_per_channel: axis ", axis, " is out of range for a ",
-                    dim, "-d tensor");
+  TORCH_CHECK_VALUE(axis >= -dim && axis < dim, "fake_quant_per_channel: axis ", axis, " is out of range for a ", dim,
+                    "-d tensor");
   return axis < 0 ? axis + dim : axis;
 }
 

@@ -32,8 +32,8 @@ at::Tensor per_tensor_cpu(const at::Tensor& x, double lo, double hi, int64_t bit
   return per_tensor_out_cpu(x, lo, hi, bits, out);
 }
 
-at::Tensor& per_channel_out_cpu(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
-                                const at::Tensor& bits, int64_t axis, at::Tensor& out) {
+at::Tensor& per_channel_out_cpu(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
+                                int64_t axis, at::Tensor& out) {
   const at::Tensor params = fake_quant_detail::per_channel_params(x, lo, hi, bits, axis);
   const kernels::ChannelQuantParams view = fake_quant_detail::channel_params_view(params);
   const int64_t channel_axis = fake_quant_detail::normalized_axis(x, axis);

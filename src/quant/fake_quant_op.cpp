@@ -1,5 +1,6 @@
-// The quantsim fake-quant ops: their schemas, and the C++ API (include/quantsim/quant/fake_quant.h) that calls them through
-// the dispatcher. Backends register their kernels separately (fake_quant_cpu_kernel.cpp, fake_quant_cuda_kernel.cpp).
+// The quantsim fake-quant ops: their schemas, and the C++ API (include/quantsim/quant/fake_quant.h) that calls them
+// through the dispatcher. Backends register their kernels separately (fake_quant_cpu_kernel.cpp,
+// fake_quant_cuda_kernel.cpp).
 #include "quantsim/quant/fake_quant.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -16,9 +17,8 @@ TORCH_LIBRARY_FRAGMENT(quantsim, m) {
   m.def("fake_quant_per_tensor(Tensor x, float lo, float hi, int bits) -> Tensor");
   m.def("fake_quant_per_tensor.out(Tensor x, float lo, float hi, int bits, *, Tensor(a!) out) -> Tensor(a!)");
   m.def("fake_quant_per_channel(Tensor x, Tensor lo, Tensor hi, Tensor bits, int axis) -> Tensor");
-  m.def(
-      "fake_quant_per_channel.out(Tensor x, Tensor lo, Tensor hi, Tensor bits, int axis, *, Tensor(a!) out) "
-      "-> Tensor(a!)");
+  m.def("fake_quant_per_channel.out(Tensor x, Tensor lo, Tensor hi, Tensor bits, int axis, *, Tensor(a!) out) "
+        "-> Tensor(a!)");
 }
 
 namespace {
@@ -64,9 +64,8 @@ at::Tensor& fake_quant_per_tensor_out(const at::Tensor& x, float lo, float hi, i
 
 at::Tensor& fake_quant_per_channel_out(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
                                        const at::Tensor& bits, int64_t axis, at::Tensor& out) {
-  static const auto op = find_op<at::Tensor&(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                             const at::Tensor&, int64_t, at::Tensor&)>(
-      "quantsim::fake_quant_per_channel", "out");
+  static const auto op = find_op<at::Tensor&(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                             int64_t, at::Tensor&)>("quantsim::fake_quant_per_channel", "out");
   return rethrowing_user_errors([&]() -> at::Tensor& { return op.call(x, lo, hi, bits, axis, out); });
 }
 

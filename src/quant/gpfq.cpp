@@ -23,8 +23,9 @@ void check_shapes(const at::Tensor& x, const at::Tensor& x_tilde, const at::Tens
   if (!ok) {
     throw std::invalid_argument(fmt::format(
         "gpfq_quantize: expected x, x_tilde [G, m, n], weight [G, o, n], step [G, o]; got x [{}], x_tilde [{}], "
-        "weight [{}], step [{}]", fmt::join(x.sizes(), ", "), fmt::join(x_tilde.sizes(), ", "),
-        fmt::join(weight.sizes(), ", "), fmt::join(alphabet.step.sizes(), ", ")));
+        "weight [{}], step [{}]",
+        fmt::join(x.sizes(), ", "), fmt::join(x_tilde.sizes(), ", "), fmt::join(weight.sizes(), ", "),
+        fmt::join(alphabet.step.sizes(), ", ")));
   }
 }
 

@@ -29,7 +29,9 @@ struct ConvGeometry {
 
 ConvGeometry conv_geometry(const Layer& layer) {
   return {{layer.original_weight.size(2), layer.original_weight.size(3)},
-          pair_of(layer.stride), pair_of(layer.padding), pair_of(layer.dilation)};
+          pair_of(layer.stride),
+          pair_of(layer.padding),
+          pair_of(layer.dilation)};
 }
 
 // Every kh x kw window of the padded input as a view [N, H_out, W_out, C, kh, kw] (no copy).
@@ -46,8 +48,8 @@ at::Tensor window_view(const at::Tensor& input, const ConvGeometry& g) {
 at::Tensor conv_rows(const Layer& layer, const at::Tensor& input, const at::Tensor& rows) {
   const int64_t in_channels = layer.original_weight.size(1) * layer.groups;
   if (input.dim() != 4 || input.size(1) != in_channels) {
-    throw std::invalid_argument(fmt::format("layer '{}' expects input [N, {}, H, W], got [{}]", layer.name,
-                                            in_channels, fmt::join(input.sizes(), ", ")));
+    throw std::invalid_argument(fmt::format("layer '{}' expects input [N, {}, H, W], got [{}]", layer.name, in_channels,
+                                            fmt::join(input.sizes(), ", ")));
   }
   const at::Tensor windows = window_view(input, conv_geometry(layer));
   const int64_t height = windows.size(1), width = windows.size(2);
@@ -73,15 +75,15 @@ void check_layer_samplable(const Layer& layer) {
   if (layer.kind == LayerKind::kLinear) return;
   if (layer.original_weight.dim() != 4) {
     throw UserError(fmt::format("layer '{}' ({}): GPFQ handles 2-D convolutions and linear layers; this one has a "
-                                "{}-D weight", layer.name, layer.op, layer.original_weight.dim()));
+                                "{}-D weight",
+                                layer.name, layer.op, layer.original_weight.dim()));
   }
   if (layer.transposed) {
-    throw UserError(fmt::format("layer '{}' ({}): GPFQ does not handle transposed convolutions", layer.name,
-                                layer.op));
+    throw UserError(fmt::format("layer '{}' ({}): GPFQ does not handle transposed convolutions", layer.name, layer.op));
   }
   if (!geometry_known(layer.stride) || !geometry_known(layer.padding) || !geometry_known(layer.dilation)) {
-    throw UserError(fmt::format("layer '{}' ({}): GPFQ needs constant integer stride, padding and dilation",
-                                layer.name, layer.op));
+    throw UserError(
+        fmt::format("layer '{}' ({}): GPFQ needs constant integer stride, padding and dilation", layer.name, layer.op));
   }
 }
 

@@ -6,8 +6,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-#include "quantsim/quant/bit_allocation.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/bit_allocation.h"
 #include "quantsim/quant/fake_quant.h"
 
 namespace quantsim {
@@ -67,8 +67,8 @@ bool usable_float_range(float lo, float hi) {
 void check_usable_ranges(const QuantParams& params) {
   if (!params.per_channel) {
     if (!usable_float_range(static_cast<float>(params.range.lo), static_cast<float>(params.range.hi))) {
-      throw UserError(fmt::format("quantization range [{}, {}] is not finite in float32", params.range.lo,
-                                  params.range.hi));
+      throw UserError(
+          fmt::format("quantization range [{}, {}] is not finite in float32", params.range.lo, params.range.hi));
     }
     return;
   }
@@ -107,7 +107,8 @@ at::Tensor apply_quant_params(const at::Tensor& x, const QuantParams& params, in
     cache.lo = at::tensor(params.lo, floats).to(x.device());
     cache.hi = at::tensor(params.hi, floats).to(x.device());
     cache.bits = at::tensor(std::vector<int32_t>(params.channel_bits.begin(), params.channel_bits.end()),
-                            at::TensorOptions().dtype(at::kInt)).to(x.device());
+                            at::TensorOptions().dtype(at::kInt))
+                     .to(x.device());
   }
   return fake_quant_per_channel(x, cache.lo, cache.hi, cache.bits, axis);
 }

@@ -38,9 +38,13 @@ struct StatField {
   double TensorStats::*member;
 };
 constexpr StatField kStatFields[] = {
-    {"min", &TensorStats::min},   {"max", &TensorStats::max},   {"min_batch_mean", &TensorStats::min_batch_mean},
-    {"max_batch_mean", &TensorStats::max_batch_mean},           {"mean", &TensorStats::mean},
-    {"std", &TensorStats::std},   {"b", &TensorStats::b},
+    {"min", &TensorStats::min},
+    {"max", &TensorStats::max},
+    {"min_batch_mean", &TensorStats::min_batch_mean},
+    {"max_batch_mean", &TensorStats::max_batch_mean},
+    {"mean", &TensorStats::mean},
+    {"std", &TensorStats::std},
+    {"b", &TensorStats::b},
 };
 
 // JSON has no NaN or infinity; nlohmann would write them as null, which would not read back.
@@ -274,8 +278,8 @@ void check_site_values(const SiteStatistics& site) {
 std::vector<int64_t> shape_from_json(const json& value, const std::string& site) {
   const std::string where = site + " shape";
   if (!value.is_array() || value.empty() || value.size() > kMaxSiteDims) {
-    throw MalformedStatistics(fmt::format("{} is {}, expected [C, ...] with at most {} dimensions", where,
-                                          value.dump(), kMaxSiteDims));
+    throw MalformedStatistics(
+        fmt::format("{} is {}, expected [C, ...] with at most {} dimensions", where, value.dump(), kMaxSiteDims));
   }
   std::vector<int64_t> shape;
   int64_t elements = 1;
@@ -283,8 +287,8 @@ std::vector<int64_t> shape_from_json(const json& value, const std::string& site)
     const int64_t limit = i == 0 ? kMaxSiteChannels : kMaxSiteElements;
     shape.push_back(bounded_integer(value[i], 1, limit, fmt::format("{}[{}]", where, i)));
     if (shape.back() > kMaxSiteElements / elements) {
-      throw MalformedStatistics(fmt::format("{} {} has more than {} values per image", where, value.dump(),
-                                            kMaxSiteElements));
+      throw MalformedStatistics(
+          fmt::format("{} {} has more than {} values per image", where, value.dump(), kMaxSiteElements));
     }
     elements *= shape.back();
   }
@@ -370,13 +374,13 @@ void check_sites(const std::vector<SiteStatistics>& stored, const std::vector<Si
   const size_t common = std::min(stored.size(), model_sites.size());
   for (size_t i = 0; i < common; ++i) {
     if (stored[i].name != model_sites[i].name) {
-      throw UserError(fmt::format("{}: sites differ: site {} is '{}' in the statistics but '{}' in the model; {}",
-                                  path, i, stored[i].name, model_sites[i].name, advice));
+      throw UserError(fmt::format("{}: sites differ: site {} is '{}' in the statistics but '{}' in the model; {}", path,
+                                  i, stored[i].name, model_sites[i].name, advice));
     }
     if (stored[i].shape != model_sites[i].shape) {
       throw UserError(fmt::format("{}: sites differ: site '{}' has shape {} in the statistics but {} in the model; {}",
-                                  path, stored[i].name, shape_text(stored[i].shape),
-                                  shape_text(model_sites[i].shape), advice));
+                                  path, stored[i].name, shape_text(stored[i].shape), shape_text(model_sites[i].shape),
+                                  advice));
     }
   }
   if (model_sites.size() > common) {
@@ -468,7 +472,8 @@ Statistics load_statistics(const std::string& path, const std::string& arch) {
   if (!fs::exists(status)) {
     throw UserError(fmt::format("no statistics for {} at {}; run with -sm collect first", arch, path));
   }
-  if (!fs::is_regular_file(status)) throw UserError(fmt::format("{}: not a statistics file (not a regular file)", path));
+  if (!fs::is_regular_file(status))
+    throw UserError(fmt::format("{}: not a statistics file (not a regular file)", path));
   return statistics_from_json(read_file(path), path);
 }
 
@@ -476,8 +481,8 @@ void check_compatible(const Statistics& statistics, const std::string& path, con
                       const std::vector<SiteShape>& model_sites, ActSites act_sites) {
   const StatisticsMetadata& stored = statistics.metadata;
   if (stored.act_sites != to_string(act_sites)) {
-    throw UserError(fmt::format("{}: statistics were collected with --act-sites {}, this run uses --act-sites {}",
-                                path, stored.act_sites, to_string(act_sites)));
+    throw UserError(fmt::format("{}: statistics were collected with --act-sites {}, this run uses --act-sites {}", path,
+                                stored.act_sites, to_string(act_sites)));
   }
   if (stored.model_sha256 != model_sha256) {
     throw UserError(fmt::format("{}: statistics belong to another model file (SHA-256 {}, collected from {}); this "

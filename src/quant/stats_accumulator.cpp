@@ -54,16 +54,16 @@ std::vector<int64_t> per_image_shape(const at::Tensor& batch) {
 
 void StatsAccumulator::check_batch(const at::Tensor& batch, const char* caller) {
   if (batch.dim() < 2) {
-    throw std::invalid_argument(fmt::format("StatsAccumulator::{}: need a batch of shape [N, C, ...], got {}",
-                                            caller, batch.sizes()));
+    throw std::invalid_argument(
+        fmt::format("StatsAccumulator::{}: need a batch of shape [N, C, ...], got {}", caller, batch.sizes()));
   }
   const std::vector<int64_t> shape = per_image_shape(batch);
   if (sample_shape_.empty()) {
     sample_shape_ = shape;
     channels_.resize(static_cast<size_t>(shape[0]));
   } else if (shape != sample_shape_) {
-    throw std::invalid_argument(fmt::format("StatsAccumulator::{}: per-image shape {} differs from earlier {}",
-                                            caller, shape, sample_shape_));
+    throw std::invalid_argument(
+        fmt::format("StatsAccumulator::{}: per-image shape {} differs from earlier {}", caller, shape, sample_shape_));
   }
 }
 
@@ -120,8 +120,8 @@ void StatsAccumulator::observe_abs_deviation(const at::Tensor& batch) {
   }
   check_batch(batch, "observe_abs_deviation");
   if (batch.size(0) == 0) return;
-  const stats_detail::PlaneAbsDeviations planes =
-      stats_detail::plane_abs_deviations(batch, channel_means_, tensor_mean_);
+  const stats_detail::PlaneAbsDeviations planes = stats_detail::plane_abs_deviations(batch, channel_means_,
+                                                                                     tensor_mean_);
   const int64_t images = batch.size(0);
   const int64_t channel_count = static_cast<int64_t>(channels_.size());
   for (int64_t c = 0; c < channel_count; ++c) {

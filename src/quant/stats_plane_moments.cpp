@@ -94,8 +94,8 @@ QUANTSIM_VECTOR_CLONES double squared_deviations(const float* x, int64_t n, doub
 }
 
 // Sums of |x - center_a| and |x - center_b| in one read.
-QUANTSIM_VECTOR_CLONES void abs_deviations(const float* x, int64_t n, double center_a, double center_b,
-                                           double* sum_a, double* sum_b) {
+QUANTSIM_VECTOR_CLONES void abs_deviations(const float* x, int64_t n, double center_a, double center_b, double* sum_a,
+                                           double* sum_b) {
   double acc_a[kLanes] = {};
   double acc_b[kLanes] = {};
   int64_t i = 0;
@@ -128,17 +128,15 @@ struct PlaneLayout {
 
 PlaneLayout plane_layout(const at::Tensor& batch) {
   if (batch.dim() < 2) {
-    throw std::invalid_argument("statistics need a batch of shape [N, C, ...], got " +
-                                std::to_string(batch.dim()) + " dimension(s)");
+    throw std::invalid_argument("statistics need a batch of shape [N, C, ...], got " + std::to_string(batch.dim()) +
+                                " dimension(s)");
   }
   PlaneLayout layout{batch.size(0), batch.size(1), 1};
   for (int64_t d = 2; d < batch.dim(); ++d) layout.plane_size *= batch.size(d);
   return layout;
 }
 
-bool takes_cpu_kernel(const at::Tensor& batch) {
-  return batch.device().is_cpu() && batch.scalar_type() == at::kFloat;
-}
+bool takes_cpu_kernel(const at::Tensor& batch) { return batch.device().is_cpu() && batch.scalar_type() == at::kFloat; }
 
 // Runs fn(plane_index, plane_values) for every plane, in parallel.
 template <typename Fn>

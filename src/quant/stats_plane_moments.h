@@ -16,9 +16,9 @@ namespace quantsim::stats_detail {
 
 // Per-plane results, indexed n * channels + c.
 struct PlaneMoments {
-  int64_t images = 0;      // N
-  int64_t channels = 0;    // C
-  int64_t plane_size = 0;  // S
+  int64_t images = 0;       // N
+  int64_t channels = 0;     // C
+  int64_t plane_size = 0;   // S
   std::vector<double> sum;  // sum of the plane's values
   std::vector<double> m2;   // sum of squared deviations from the plane's own mean (two-pass, in double)
   std::vector<double> min;

@@ -19,9 +19,7 @@ void check_pair(const at::Tensor& quantized, const at::Tensor& original) {
 }
 
 // [channels, elements per channel] in float64.
-at::Tensor as_channel_rows(const at::Tensor& weight) {
-  return weight.reshape({weight.size(0), -1}).to(at::kDouble);
-}
+at::Tensor as_channel_rows(const at::Tensor& weight) { return weight.reshape({weight.size(0), -1}).to(at::kDouble); }
 
 at::Tensor channel_mean(const at::Tensor& rows) { return rows.mean(/*dim=*/{1}, /*keepdim=*/true); }
 

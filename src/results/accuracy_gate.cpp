@@ -161,9 +161,8 @@ std::vector<GateEntry> baseline_from_results(const std::vector<ResultLine>& resu
   const std::map<Cell, MeasuredCell> cells = measured_cells(results, &order);
   std::vector<GateEntry> entries;
   for (const Cell& cell : order) {
-    const auto old = std::find_if(previous.begin(), previous.end(), [&](const GateEntry& e) {
-      return e.model == cell.first && e.method == cell.second;
-    });
+    const auto old = std::find_if(previous.begin(), previous.end(),
+                                  [&](const GateEntry& e) { return e.model == cell.first && e.method == cell.second; });
     const MeasuredCell& measured = cells.at(cell);
     entries.push_back({cell.first, cell.second, measured.top1,
                        old == previous.end() ? default_tolerance : old->tolerance, measured.images});
@@ -175,8 +174,10 @@ nlohmann::ordered_json gate_entries_to_json(const std::vector<GateEntry>& entrie
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const GateEntry& entry : entries) {
     // Four decimals: exact enough against tolerances of tenths of a point, and readable in review.
-    nlohmann::ordered_json item = {{"model", entry.model}, {"method", entry.method},
-                                   {"top1", std::round(entry.top1 * 1e4) / 1e4}, {"tolerance", entry.tolerance}};
+    nlohmann::ordered_json item = {{"model", entry.model},
+                                   {"method", entry.method},
+                                   {"top1", std::round(entry.top1 * 1e4) / 1e4},
+                                   {"tolerance", entry.tolerance}};
     if (entry.images) item["images"] = *entry.images;
     list.push_back(std::move(item));
   }

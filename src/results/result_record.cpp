@@ -32,8 +32,9 @@ std::string field_path(const std::string& parent, const std::string& key) {
 void check_values(const json& value, const std::string& field, const std::string& where, int depth) {
   if (depth > kMaxDepth) refuse(where, field, "nested too deeply for a results line");
   if (value.is_string() && value.get_ref<const std::string&>().size() > kMaxResultStringBytes) {
-    refuse(where, field, fmt::format("a string of {} bytes, longer than the {} a results line may hold",
-                                     value.get_ref<const std::string&>().size(), kMaxResultStringBytes));
+    refuse(where, field,
+           fmt::format("a string of {} bytes, longer than the {} a results line may hold",
+                       value.get_ref<const std::string&>().size(), kMaxResultStringBytes));
   }
   if (value.is_number_float() && !std::isfinite(value.get<double>())) refuse(where, field, "not a finite number");
   if (value.is_object()) {
@@ -106,13 +107,14 @@ void check_config(const json& config, const std::string& where) {
 }
 
 // A percentage agrees with its count: top1 is percent(top1_correct, images), as TopKAccuracy computes it.
-void check_percent_matches(const std::optional<double>& recorded, const std::optional<int64_t>& correct,
-                           int64_t images, const std::string& name, const std::string& where) {
+void check_percent_matches(const std::optional<double>& recorded, const std::optional<int64_t>& correct, int64_t images,
+                           const std::string& name, const std::string& where) {
   if (!recorded || !correct) return;
   const double expected = percent(*correct, images);
   if (std::abs(*recorded - expected) > kPercentSlack) {
-    refuse(where, name, fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *recorded, name,
-                                    *correct, images, expected));
+    refuse(where, name,
+           fmt::format("{} does not match {}_correct / images = {} / {} ({:.4f}%)", *recorded, name, *correct, images,
+                       expected));
   }
 }
 

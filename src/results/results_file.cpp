@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/atomic_file.h"
-#include "quantsim/core/message_text.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/json_nesting.h"
+#include "quantsim/core/message_text.h"
 #include "quantsim/results/result_record.h"
 
 namespace quantsim {
@@ -72,8 +72,10 @@ std::vector<ResultLine> read_results_file(const std::string& path) {
     if (parsed.syntax_error && unterminated) {
       // What a write cut short by a crash or a full disk leaves behind (appends since are all-or-nothing): the lines
       // before it are whole, so they are read rather than refused with it.
-      std::fprintf(stderr, "quant-sim: warning: %s: skipping a torn last line (not valid JSON and no newline at its "
-                   "end: a write was interrupted)\n", where.c_str());
+      std::fprintf(stderr,
+                   "quant-sim: warning: %s: skipping a torn last line (not valid JSON and no newline at its "
+                   "end: a write was interrupted)\n",
+                   where.c_str());
       break;
     }
     if (!parsed.error.empty()) {

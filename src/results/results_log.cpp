@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/atomic_file.h"
-#include "quantsim/results/result_record.h"
 #include "quantsim/data/shard.h"
+#include "quantsim/results/result_record.h"
 
 namespace quantsim {
 namespace {
@@ -19,6 +19,5 @@ void append_result(const std::string& results_path, const nlohmann::json& record
   ResultRecord::from_json(record, results_path + ": the line to append");
   append_line_locked(results_path, record.dump(), is_whole_json_line);
 }
-
 
 }  // namespace quantsim

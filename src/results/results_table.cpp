@@ -13,7 +13,6 @@ namespace {
 const std::vector<std::pair<std::string, std::string>> kMethodFlags = {
     {"pcq_w", "-pcq_w"}, {"pcq_a", "-pcq_a"}, {"baa", "-baa"}, {"baw", "-baw"}, {"bcw", "-bcw"}, {"vcw", "-vcw"}};
 
-
 template <typename T>
 size_t index_of(std::vector<T>& list, const T& item) {
   const auto it = std::find(list.begin(), list.end(), item);
@@ -127,8 +126,8 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
   if (precision == "FP32") return "FP32";
   const bool dynamic = config.value("qtype", "f32") != "f32" && mode == "dynamic";
   const auto label_field = config.find("label");  // absent in older lines
-  const std::string named =
-      label_field != config.end() && label_field->is_string() ? label_field->get<std::string>() : "";
+  const std::string named = label_field != config.end() && label_field->is_string() ? label_field->get<std::string>()
+                                                                                    : "";
   if (!named.empty()) return precision + " " + named + (dynamic ? " [dynamic]" : "");
   std::vector<std::string> flags;
   for (const auto& [key, flag] : kMethodFlags) {
@@ -148,9 +147,7 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
 
 }  // namespace
 
-std::string method_label(const ResultRecord& record) {
-  return label_of(record.precision, record.mode, record.config);
-}
+std::string method_label(const ResultRecord& record) { return label_of(record.precision, record.mode, record.config); }
 
 std::string method_label(const nlohmann::json& record) {
   return label_of(record.value("precision", "FP32"), record.value("mode", ""),

@@ -47,7 +47,9 @@ TEST_F(BadInput, GoodFixtureRuns) {
   EXPECT_TRUE(fs::exists(dir_ + "/results.jsonl"));
 }
 
-TEST_F(BadInput, MissingModelFile) { expect_error("--model " + dir_ + "/nope.pt --data " + data_, {"nope.pt", "not found"}); }
+TEST_F(BadInput, MissingModelFile) {
+  expect_error("--model " + dir_ + "/nope.pt --data " + data_, {"nope.pt", "not found"});
+}
 
 TEST_F(BadInput, NoModelGiven) { expect_error("--data " + data_, {"no model"}); }
 
@@ -75,7 +77,8 @@ TEST_F(BadInput, EmptyDataset) {
 
 TEST_F(BadInput, UnreadableImagesAreSkippedUpToAShare) {
   std::ofstream(data_ + "/a/broken.png") << "not a png";
-  const CommandResult tolerated = run_quant_sim("--model " + model_ + " --data " + data_ + " --max-bad-images 0.2" + common());
+  const CommandResult tolerated =
+      run_quant_sim("--model " + model_ + " --data " + data_ + " --max-bad-images 0.2" + common());
   EXPECT_EQ(tolerated.exit_code, 0) << tolerated.output;
   EXPECT_NE(tolerated.output.find("broken.png"), std::string::npos) << tolerated.output;
   EXPECT_NE(tolerated.output.find("12 images"), std::string::npos) << tolerated.output;

@@ -29,7 +29,7 @@ TEST(Cli, PaperCommandLineParsesAsWritten) {
 TEST(Cli, DefaultsFollowTheSpec) {
   const Config c = parse({"-a", "resnet18"});
   EXPECT_EQ(c.act_bits, 0);
-  EXPECT_EQ(c.weight_bits, 0);  // no --qtype, no -qw: the FP32 baseline
+  EXPECT_EQ(c.weight_bits, 0);                           // no --qtype, no -qw: the FP32 baseline
   EXPECT_EQ(parse({"--qtype", "int4"}).weight_bits, 8);  // -qw defaults to int8 once quantizing
   EXPECT_EQ(parse({"-qw", "int4"}).act_bits, 0);         // weights only
   EXPECT_EQ(c.first_last_bits, 8);
@@ -43,9 +43,31 @@ TEST(Cli, DefaultsFollowTheSpec) {
 }
 
 TEST(Cli, LegacyFlagsWithValues) {
-  const Config c = parse({"-sm", "collect", "-sk", "max", "-cs", "100", "-ss", "50", "-bam", "ceil", "-bap", "laplace",
-                          "-bata", "3.5", "-batw", "2", "--act-sites", "inputs", "--first-last-bits", "f32", "-c",
-                          "2.5std", "--seed", "7", "-vcw"});
+  const Config c = parse({"-sm",
+                          "collect",
+                          "-sk",
+                          "max",
+                          "-cs",
+                          "100",
+                          "-ss",
+                          "50",
+                          "-bam",
+                          "ceil",
+                          "-bap",
+                          "laplace",
+                          "-bata",
+                          "3.5",
+                          "-batw",
+                          "2",
+                          "--act-sites",
+                          "inputs",
+                          "--first-last-bits",
+                          "f32",
+                          "-c",
+                          "2.5std",
+                          "--seed",
+                          "7",
+                          "-vcw"});
   EXPECT_EQ(c.stats_mode, StatsMode::kCollect);
   EXPECT_EQ(c.stats_kind, StatsKind::kMax);
   EXPECT_EQ(*c.calib_size, 100);

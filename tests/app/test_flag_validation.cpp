@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "quantsim/app/cli.h"
@@ -70,7 +70,7 @@ TEST(FlagValidation, StdNotPositiveOrMeanStdNotFinite) {
   expect_refused("--std 0,0.2,0.2", "--std");
   expect_refused("--std -0.2,0.2,0.2", "--std");
   expect_refused("--std inf,0.2,0.2", "--std");
-  expect_refused("--std 1e-300,0.2,0.2", "--std");  // positive, but 0 in float32: the input would be infinite
+  expect_refused("--std 1e-300,0.2,0.2", "--std");   // positive, but 0 in float32: the input would be infinite
   expect_refused("--mean 1e308,0.2,0.2", "--mean");  // finite, but not in float32
   expect_refused("--mean nan,0.5,0.5", "--mean");
   expect_refused("--mean 1e400,0.5,0.5", "--mean");
@@ -90,8 +90,8 @@ TEST(FlagValidation, BitAllocationTargetsOutsideTheBitRange) {
 }
 
 TEST(FlagValidation, QuantizationFlagsOnTheFp32Baseline) {
-  for (const std::string flag : {"-baa", "-baw", "-bcw", "-vcw", "-pcq_w", "-pcq_a", "--clip-weights",
-                                 "--ba-any-bits"}) {
+  for (const std::string flag :
+       {"-baa", "-baw", "-bcw", "-vcw", "-pcq_w", "-pcq_a", "--clip-weights", "--ba-any-bits"}) {
     expect_refused(flag, flag);
   }
   expect_refused("-bata 3", "-bata");

@@ -20,8 +20,8 @@ TEST(GpfqCli, DefaultsAndValues) {
   EXPECT_DOUBLE_EQ(rtn.gpfq_scale, 1.16);
   EXPECT_DOUBLE_EQ(rtn.gpfq_patch_prob, 0.25);
   EXPECT_EQ(rtn.gpfq_samples, 128);
-  const Config gpfq = parse({"-qw", "int3", "--weight-method", "gpfq", "--gpfq-scale", "1.5", "--gpfq-patch-prob",
-                             "1", "--gpfq-samples", "64", "-pcq_w", "-bcw", "--qtype", "int8"});
+  const Config gpfq = parse({"-qw", "int3", "--weight-method", "gpfq", "--gpfq-scale", "1.5", "--gpfq-patch-prob", "1",
+                             "--gpfq-samples", "64", "-pcq_w", "-bcw", "--qtype", "int8"});
   EXPECT_EQ(gpfq.weight_method, WeightMethod::kGpfq);
   EXPECT_DOUBLE_EQ(gpfq.gpfq_scale, 1.5);
   EXPECT_DOUBLE_EQ(gpfq.gpfq_patch_prob, 1.0);
@@ -42,9 +42,9 @@ TEST(GpfqCli, BadValuesAndCombinationsGetOneLineErrorsNamingTheFlag) {
       {with_gpfq({"--gpfq-patch-prob", "1.5"}), "--gpfq-patch-prob"},
       {with_gpfq({"--gpfq-samples", "0"}), "--gpfq-samples"},
       {with_gpfq({"--gpfq-samples", "many"}), "many"},
-      {{"-qw", "int4", "--gpfq-scale", "2"}, "--gpfq-scale"},          // without --weight-method gpfq
+      {{"-qw", "int4", "--gpfq-scale", "2"}, "--gpfq-scale"},  // without --weight-method gpfq
       {{"-qw", "int4", "--gpfq-samples", "16"}, "--gpfq-samples"},
-      {{"--weight-method", "gpfq"}, "-qw intN"},                       // nothing quantized
+      {{"--weight-method", "gpfq"}, "-qw intN"},  // nothing quantized
       {{"--qtype", "int4", "-qw", "f32", "--weight-method", "gpfq"}, "--weight-method gpfq"},
       {with_gpfq({"-pcq_w", "-baw"}), "-baw"},
       {with_gpfq({"--clip-weights", "-c", "laplace"}), "--clip-weights"},

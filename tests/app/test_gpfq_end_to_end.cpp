@@ -61,8 +61,7 @@ TEST_F(GpfqRun, IsDeterministicAndDiffersFromRoundToNearest) {
   ASSERT_EQ(run_quant_sim(gpfq_args("-qw int3 --save-logits " + dir_ + "/a.npy")).exit_code, 0);
   ASSERT_EQ(run_quant_sim(gpfq_args("-qw int3 --save-logits " + dir_ + "/b.npy")).exit_code, 0);
   ASSERT_EQ(run_quant_sim(args("-qw int3 --save-logits " + dir_ + "/rtn.npy")).exit_code, 0);
-  ASSERT_EQ(run_quant_sim(gpfq_args("-qw int3 --seed 1 --save-logits " + dir_ + "/seed1.npy"))
-                .exit_code, 0);
+  ASSERT_EQ(run_quant_sim(gpfq_args("-qw int3 --seed 1 --save-logits " + dir_ + "/seed1.npy")).exit_code, 0);
   EXPECT_EQ(quantsim::read_file(dir_ + "/a.npy"), quantsim::read_file(dir_ + "/b.npy"));
   EXPECT_NE(quantsim::read_file(dir_ + "/a.npy"), quantsim::read_file(dir_ + "/rtn.npy"));
   EXPECT_NE(quantsim::read_file(dir_ + "/a.npy"), quantsim::read_file(dir_ + "/seed1.npy"))
@@ -93,8 +92,8 @@ TEST_F(GpfqRun, CalibrationImagesOfDifferentSizesAreRefused) {
       cv::imwrite(path, cv::Mat(24, 24, CV_8UC3, cv::Scalar(10 * k, 20, 30)));
     }
   }
-  const CommandResult r = run_quant_sim(args("-qw int4 --weight-method gpfq --gpfq-samples 40 --calib-data " + dir_ +
-                                             "/calib"));
+  const CommandResult r =
+      run_quant_sim(args("-qw int4 --weight-method gpfq --gpfq-samples 40 --calib-data " + dir_ + "/calib"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("quant-sim: error: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("differ in size"), std::string::npos) << r.output;

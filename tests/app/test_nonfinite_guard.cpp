@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/passes/evaluation.h"
 #include "quantsim/quant/statistics_store.h"
 #include "quantsim/quant/weight_quantization.h"
@@ -76,10 +76,16 @@ TEST(FiniteLogits, TheFirstBadRowIsNamedByItsImage) {
   logits[1][2] = std::numeric_limits<float>::infinity();
   logits[2][0] = kNaN;
   // Rows 0..2 are images 4, 6 and 7 of the evaluation order (image 5 could not be decoded).
-  expect_user_error([&] { check_finite_logits(logits, {4, 6, 7}, options_for_images(8)); },
-                    {"/models/tiny.pt", "/data/img6.png", "position 6", "inf", "class 2"});
-  expect_user_error([&] { check_finite_logits(logits, {4, 6, 7}, options_for_images(0)); },
-                    {"/models/tiny.pt", "position 6"});
+  expect_user_error(
+      [&] {
+        check_finite_logits(logits, {4, 6, 7}, options_for_images(8));
+      },
+      {"/models/tiny.pt", "/data/img6.png", "position 6", "inf", "class 2"});
+  expect_user_error(
+      [&] {
+        check_finite_logits(logits, {4, 6, 7}, options_for_images(0));
+      },
+      {"/models/tiny.pt", "position 6"});
 }
 
 TEST(FiniteLogits, EvaluationStopsAtTheFirstBatchWithNaN) {

@@ -19,9 +19,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "support/fuzz_support.h"
 #include "quantsim/core/json_nesting.h"
 #include "support/fixtures.h"
+#include "support/fuzz_support.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -1,6 +1,7 @@
 // End to end: files that are not what they seem. A FIFO where a file is read (sidecar, model, statistics) fails at
-// once with exit 2 instead of blocking, a FIFO image is a bad image; an output named through a symbolic link replaces the link's target and keeps
-// the link; a FIFO or device is refused as a file that must be whole, and written in place as a report's --out.
+// once with exit 2 instead of blocking, a FIFO image is a bad image; an output named through a symbolic link replaces
+// the link's target and keeps the link; a FIFO or device is refused as a file that must be whole, and written in place
+// as a report's --out.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -11,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "support/subcommand_runner.h"
 #include "quantsim/core/atomic_file.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim::testing;

@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/subcommand_runner.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;
@@ -22,16 +22,17 @@ std::string line_of(const std::string& model, const std::string& shard) {
   const nlohmann::json shard_value = shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard);
   const nlohmann::json config = {{"qtype", "f32"}, {"shard", shard_value}};
   return nlohmann::json{{"model_name", model}, {"precision", "FP32"}, {"top1", 50.0}, {"top5", 100.0},
-                        {"top1_correct", 1}, {"top5_correct", 2}, {"images", 2}, {"model_sha256", "abc"},
-                        {"data", "/d"}, {"config", config}}
-             .dump();
+                        {"top1_correct", 1},   {"top5_correct", 2},   {"images", 2},  {"model_sha256", "abc"},
+                        {"data", "/d"},        {"config", config}}
+      .dump();
 }
 
 class StdoutErrors : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fresh_temp_dir("stdout_errors");
-    std::ofstream(results()) << line_of("net", "") << "\n" << line_of("net", "1/2") << "\n"
+    std::ofstream(results()) << line_of("net", "") << "\n"
+                             << line_of("net", "1/2") << "\n"
                              << line_of("net", "2/2") << "\n";
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -7,10 +7,10 @@
 #include <map>
 #include <regex>
 
-#include "support/subcommand_runner.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/results/results_file.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;
@@ -34,7 +34,8 @@ class SweepEndToEnd : public ::testing::Test {
   void write_sweep(const std::string& tiny_data) const {
     std::ofstream(dir_ + "/sweep.json") << R"({
       "models": [{"name": "cnn", "model": "cnn.pt", "data": "images"},
-                 {"name": "tiny", "model": "tiny.pt", "data": ")" << tiny_data << R"("}],
+                 {"name": "tiny", "model": "tiny.pt", "data": ")"
+                                        << tiny_data << R"("}],
       "weight_bits": [8, 4], "act_bits": [4],
       "methods": {"rtn": [], "aciq": ["-pcq_w", "-c", "laplace", "-bcw"]},
       "common": ["--resize", "0", "--crop", "0", "-b", "5"]})";
@@ -103,7 +104,9 @@ TEST_F(SweepEndToEnd, PreSeededResultsAreNotRunAgain) {
   std::smatch match;
   ASSERT_TRUE(std::regex_search(list.output, match, std::regex("pending +(cnn/W4A4/aciq/\\w+)"))) << list.output;
   const std::string seeded = match[1];
-  append_line_locked(results(), nlohmann::json{{"model_name", "cnn"}, {"precision", "W4A4"}, {"top1", 1.0},
+  append_line_locked(results(), nlohmann::json{{"model_name", "cnn"},
+                                               {"precision", "W4A4"},
+                                               {"top1", 1.0},
                                                {"config", {{"sweep_key", seeded}, {"label", "aciq"}}}}
                                     .dump());
   EXPECT_NE(sweep("--list").output.find("done     " + seeded), std::string::npos);
@@ -132,8 +135,8 @@ TEST_F(SweepEndToEnd, ResumesAfterBeingKilled) {
 
 TEST_F(SweepEndToEnd, TwoProcessesRunEachConfigurationExactlyOnce) {
   const std::string binary = std::string(QUANTSIM_BINARY_DIR) + "/quant-sim sweep " + sweep_file();
-  const CommandResult both = run_command("bash -c '" + binary + " > " + dir_ + "/a.log 2>&1 & a=$!; " + binary +
-                                         " > " + dir_ + "/b.log 2>&1 & b=$!; wait $a && wait $b'");
+  const CommandResult both = run_command("bash -c '" + binary + " > " + dir_ + "/a.log 2>&1 & a=$!; " + binary + " > " +
+                                         dir_ + "/b.log 2>&1 & b=$!; wait $a && wait $b'");
   const std::string logs = read_file(dir_ + "/a.log") + read_file(dir_ + "/b.log");
   ASSERT_EQ(both.exit_code, 0) << logs;
   expect_each_configuration_once();

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <set>
 
+#include "quantsim/app/sweep/sweep_plan.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/quant/statistics_store.h"
-#include "quantsim/app/sweep/sweep_plan.h"
 
 using namespace quantsim;
 using Json = nlohmann::ordered_json;
@@ -21,7 +21,8 @@ Json sweep_file(const std::string& extra = "") {
     "weight_bits": [8, 4], "act_bits": [8, 4],
     "methods": {"rtn": [], "aciq": ["-pcq_w", "-pcq_a", "-c", "laplace", "-baa", "-baw", "-bcw"],
                 "dyn": ["-sm", "no"]},
-    "common": ["--subset", 100])" + extra + "}");
+    "common": ["--subset", 100])" +
+                     extra + "}");
 }
 
 SweepPlan plan_of(const Json& file) { return sweep_plan_from_json(file, "/sweeps", "s.json"); }

@@ -18,10 +18,10 @@ using reference::bits_of;
 using reference::FakeQuantInputs;
 using reference::QuantRange;
 
-#define ASSERT_CUDA_OK(call)                                                          \
-  do {                                                                                \
-    const cudaError_t status_ = (call);                                               \
-    ASSERT_EQ(status_, cudaSuccess) << #call << ": " << cudaGetErrorString(status_);  \
+#define ASSERT_CUDA_OK(call)                                                         \
+  do {                                                                               \
+    const cudaError_t status_ = (call);                                              \
+    ASSERT_EQ(status_, cudaSuccess) << #call << ": " << cudaGetErrorString(status_); \
   } while (0)
 
 // A device buffer of floats, freed on scope exit.
@@ -70,8 +70,8 @@ int64_t first_mismatch(const std::vector<float>& a, const std::vector<float>& b)
 std::string describe(const std::vector<float>& x, const std::vector<float>& cpu, const std::vector<float>& gpu,
                      int64_t k) {
   if (k < 0) return "";
-  return "element " + std::to_string(k) + ": x=" + std::to_string(x[k]) + " cpu=" + std::to_string(cpu[k]) +
-         " (bits " + std::to_string(bits_of(cpu[k])) + ") gpu=" + std::to_string(gpu[k]) + " (bits " +
+  return "element " + std::to_string(k) + ": x=" + std::to_string(x[k]) + " cpu=" + std::to_string(cpu[k]) + " (bits " +
+         std::to_string(bits_of(cpu[k])) + ") gpu=" + std::to_string(gpu[k]) + " (bits " +
          std::to_string(bits_of(gpu[k])) + ")";
 }
 

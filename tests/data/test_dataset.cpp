@@ -201,7 +201,8 @@ TEST_F(FlatFolderTest, UnreadableGroundTruthIsAnError) {
 TEST_F(FlatFolderTest, LocSolutionCsvInParentFolder) {
   // Kaggle layout: <top>/LOC_val_solution.csv beside <top>/val/ (found through the val/ rule and the parent).
   TempDir top;
-  for (const char* name : {"img_1.JPEG", "img_2.JPEG"}) write_image(top / ("val/" + std::string(name)), testing::random_bgr(5, 5, 7));
+  for (const char* name : {"img_1.JPEG", "img_2.JPEG"})
+    write_image(top / ("val/" + std::string(name)), testing::random_bgr(5, 5, 7));
   write_text(top / "LOC_val_solution.csv",
              "ImageId,PredictionString\nimg_2,n02 1 2 3 4 n02 5 6 7 8\nimg_1,n00 1 2 3 4\nimg_7,n01 1 1 1 1\n");
   write_text(top / "synsets.txt", "n00\nn01\nn02\n");

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "data_test_util.h"
-#include "quantsim/data/dataset.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/data/dataset.h"
 #include "quantsim/data/rgb_image.h"
 #include "support/child_process.h"
 
@@ -95,9 +95,8 @@ TEST_F(DatasetLinks, AFifoGroundTruthFileIsRefusedAtOnce) {
   fs::remove_all(dir.path() / "a");
   fs::remove_all(dir.path() / "b");
   ASSERT_EQ(::mkfifo((dir / "val.txt").c_str(), 0644), 0);
-  EXPECT_TRUE(testing::passes_in_child_before_deadline([&] {
-    return load_error(dir / "val.txt").find("is a FIFO, not a regular file") != std::string::npos;
-  }));
+  EXPECT_TRUE(testing::passes_in_child_before_deadline(
+      [&] { return load_error(dir / "val.txt").find("is a FIFO, not a regular file") != std::string::npos; }));
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "data_test_util.h"
-#include "quantsim/data/dataset.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/data/dataset.h"
 
 namespace quantsim {
 namespace {
@@ -57,8 +57,7 @@ TEST_F(GroundTruthConflicts, ConflictIsFoundEvenForAnImageMissingFromTheFolder) 
 }
 
 TEST_F(GroundTruthConflicts, IdenticalDuplicateInLocSolutionCsvCountsOnce) {
-  write_text(dir / "LOC_val_solution.csv",
-             "ImageId,PredictionString\na,n0 1 2 3 4\nb,n1 1 2 3 4\na,n0 5 6 7 8\n");
+  write_text(dir / "LOC_val_solution.csv", "ImageId,PredictionString\na,n0 1 2 3 4\nb,n1 1 2 3 4\na,n0 5 6 7 8\n");
   const Dataset dataset = load_dataset(dir / "val");
   EXPECT_EQ(dataset.layout, "LOC_val_solution.csv");
   EXPECT_EQ(dataset.images.size(), 2u);

@@ -52,11 +52,11 @@ TEST(PreprocessMatchesPil, BitExactOnSyntheticImages) {
   if (!python_has("PIL") || !python_has("numpy")) GTEST_SKIP() << kPython << " with PIL and numpy not found";
   const bool with_torchvision = python_has("torchvision");
   const std::vector<Case> cases = {
-      {500, 375, 256, 224, "bilinear", ".png"},  // downscale, landscape
-      {375, 500, 256, 224, "bilinear", ".png"},  // portrait
-      {227, 227, 224, 224, "bilinear", ".jpg"},  // val1300-like, slight downscale, JPEG decode
-      {227, 227, 256, 224, "bilinear", ".jpg"},  // upscale (mobilenet on val1300)
-      {61, 97, 256, 224, "bilinear", ".png"},    // strong upscale
+      {500, 375, 256, 224, "bilinear", ".png"},   // downscale, landscape
+      {375, 500, 256, 224, "bilinear", ".png"},   // portrait
+      {227, 227, 224, 224, "bilinear", ".jpg"},   // val1300-like, slight downscale, JPEG decode
+      {227, 227, 256, 224, "bilinear", ".jpg"},   // upscale (mobilenet on val1300)
+      {61, 97, 256, 224, "bilinear", ".png"},     // strong upscale
       {1203, 801, 256, 224, "bilinear", ".png"},  // strong downscale
       {640, 427, 256, 0, "bilinear", ".jpg"},     // no crop
       {32, 32, 0, 0, "bilinear", ".jpg"},         // CIFAR: no resize, no crop
@@ -74,8 +74,12 @@ TEST(PreprocessMatchesPil, BitExactOnSyntheticImages) {
     if (c.grayscale) cv::cvtColor(image, image, cv::COLOR_BGR2GRAY);
     const std::string input = dir / ("case" + std::to_string(i) + c.extension);
     testing::write_image(input, image);
-    jobs.push_back({{"input", input}, {"resize", c.resize}, {"crop", c.crop}, {"interpolation", c.interpolation},
-                    {"mean", imagenet.mean}, {"std", imagenet.std},
+    jobs.push_back({{"input", input},
+                    {"resize", c.resize},
+                    {"crop", c.crop},
+                    {"interpolation", c.interpolation},
+                    {"mean", imagenet.mean},
+                    {"std", imagenet.std},
                     {"resized_out", dir / ("resized" + std::to_string(i))},
                     {"tensor_out", dir / ("tensor" + std::to_string(i))}});
   }
@@ -86,8 +90,8 @@ TEST(PreprocessMatchesPil, BitExactOnSyntheticImages) {
 
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
-    SCOPED_TRACE("case " + std::to_string(i) + ": " + std::to_string(c.width) + "x" + std::to_string(c.height) +
-                 " " + c.extension + " resize " + std::to_string(c.resize));
+    SCOPED_TRACE("case " + std::to_string(i) + ": " + std::to_string(c.width) + "x" + std::to_string(c.height) + " " +
+                 c.extension + " resize " + std::to_string(c.resize));
     PreprocessSpec spec;
     spec.resize_shorter_side = c.resize;
     spec.center_crop = c.crop;

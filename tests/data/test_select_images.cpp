@@ -2,9 +2,9 @@
 // docs/QUANTIZATION.md, section 7.
 #include <gtest/gtest.h>
 
-#include "quantsim/data/dataset.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/splitmix64.h"
+#include "quantsim/data/dataset.h"
 
 namespace quantsim {
 namespace {

@@ -40,7 +40,8 @@ TEST_F(SharedDataTest, Val1300HasAllImagesLabelledByTheirFoldersSynsetLine) {
   ASSERT_TRUE(sidecar);
   const std::string root = data_ + "/imagenet/val1300";
   DatasetOptions options;
-  options.class_order_file = resolve_class_order_file(sidecar->class_order_file, {root, fs::path(sidecar->path).parent_path().string()});
+  options.class_order_file = resolve_class_order_file(sidecar->class_order_file,
+                                                      {root, fs::path(sidecar->path).parent_path().string()});
   ASSERT_EQ(options.class_order_file, fs::path(data_ + "/imagenet/synsets.txt").lexically_normal().string());
   const Dataset dataset = load_dataset(root, options);
   ASSERT_EQ(dataset.images.size(), 1300u);
@@ -108,12 +109,18 @@ TEST_F(SharedDataTest, RealJpegsPreprocessBitExactlyAsTorchvision) {
   nlohmann::json jobs = nlohmann::json::array();
   const PreprocessSpec spec = read_model_sidecar(data_ + "/models/mobilenet_v2_q.pt")->preprocess;
   for (size_t i = 0; i < paths.size(); ++i) {
-    jobs.push_back({{"input", paths[i]}, {"resize", spec.resize_shorter_side}, {"crop", spec.center_crop},
-                    {"interpolation", "bilinear"}, {"mean", spec.mean}, {"std", spec.std},
-                    {"resized_out", dir / ("r" + std::to_string(i))}, {"tensor_out", dir / ("t" + std::to_string(i))}});
+    jobs.push_back({{"input", paths[i]},
+                    {"resize", spec.resize_shorter_side},
+                    {"crop", spec.center_crop},
+                    {"interpolation", "bilinear"},
+                    {"mean", spec.mean},
+                    {"std", spec.std},
+                    {"resized_out", dir / ("r" + std::to_string(i))},
+                    {"tensor_out", dir / ("t" + std::to_string(i))}});
   }
   testing::write_text(dir / "jobs.json", jobs.dump());
-  const std::string command = "/usr/bin/python3 " QUANTSIM_SOURCE_DIR "/tests/data/pil_reference.py " + (dir / "jobs.json");
+  const std::string command = "/usr/bin/python3 " QUANTSIM_SOURCE_DIR "/tests/data/pil_reference.py " +
+                              (dir / "jobs.json");
   ASSERT_EQ(std::system(command.c_str()), 0);
   for (size_t i = 0; i < paths.size(); ++i) {
     const torch::Tensor ours = preprocess_image(paths[i], spec);

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "data_test_util.h"
+#include "quantsim/app/run_inputs.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/data/model_sidecar.h"
-#include "quantsim/app/run_inputs.h"
 
 namespace quantsim {
 namespace {

@@ -9,17 +9,17 @@
 #include <memory>
 #include <sstream>
 
-#include "quantsim/passes/activation_quantizer.h"
-#include "quantsim/core/atomic_file.h"
-#include "quantsim/core/errors.h"
 #include "quantsim/app/config.h"
 #include "quantsim/app/run_options.h"
-#include "quantsim/export/model_export.h"
-#include "quantsim/data/model_sidecar.h"
-#include "quantsim/quant/quant_options.h"
-#include "quantsim/export/quantized_weights_file.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 #include "quantsim/core/sha256.h"
+#include "quantsim/data/model_sidecar.h"
+#include "quantsim/export/model_export.h"
+#include "quantsim/export/quantized_weights_file.h"
+#include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/passes/statistics_collector.h"
+#include "quantsim/quant/quant_options.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 
@@ -59,8 +59,8 @@ struct QuantizedRun {
   std::vector<LayerSize> export_to(const std::string& path, const at::Tensor& probe) {
     const ModelFile source{kDefaultModel, "fashion_resnet", sha256_file(kDefaultModel),
                            read_model_sidecar(kDefaultModel)};
-    const ExportInputs inputs{source,   model, *quantizer, weights, weight_quant_options(config).corrections,
-                              probe, {{"test", true}}};
+    const ExportInputs inputs{source, model,           *quantizer, weights, weight_quant_options(config).corrections,
+                              probe,  {{"test", true}}};
     return export_quantized_model(path, inputs);
   }
 
@@ -175,7 +175,7 @@ TEST_F(ModelExport, SizeReportCountsPackedBytes) {
   }
   const std::string bin = read_file(dir_ + "/m.qweights.bin");
   EXPECT_LT(static_cast<size_t>(codes), bin.size());  // the bin also holds the biases
-  EXPECT_GT(fp32, 4 * quantized);                      // 4-bit codes: well under a quarter of FP32
+  EXPECT_GT(fp32, 4 * quantized);                     // 4-bit codes: well under a quarter of FP32
   const std::string table = format_size_report(sizes);
   EXPECT_NE(table.find("total"), std::string::npos);
   EXPECT_NE(table.find(sizes.front().name), std::string::npos);
@@ -227,14 +227,14 @@ class ExportCli : public ::testing::Test {
 TEST_F(ExportCli, ExportedModelRunsAsFp32WithTheQuantizedLogits) {
   const std::string exported = dir_ + "/out/fashion_w4a4.pt";
   ASSERT_EQ(testing::run_quant_sim(args(kDefaultModel, "-sm collect")).exit_code, 0);
-  const testing::CommandResult use = testing::run_quant_sim(args(
-      kDefaultModel, "-sm use --qtype int4 -qw int4 -pcq_w -pcq_a -c laplace -baa -baw -bcw --export " + exported +
-                         " --save-logits " + dir_ + "/quantized.npy"));
+  const testing::CommandResult use = testing::run_quant_sim(
+      args(kDefaultModel, "-sm use --qtype int4 -qw int4 -pcq_w -pcq_a -c laplace -baa -baw -bcw --export " + exported +
+                              " --save-logits " + dir_ + "/quantized.npy"));
   ASSERT_EQ(use.exit_code, 0) << use.output;
   EXPECT_NE(use.output.find("FP32 bytes"), std::string::npos) << use.output;
   EXPECT_NE(use.output.find("total"), std::string::npos) << use.output;
-  for (const char* file : {"fashion_w4a4.pt", "fashion_w4a4.qweights.bin", "fashion_w4a4.qweights.json",
-                           "fashion_w4a4.json"}) {
+  for (const char* file :
+       {"fashion_w4a4.pt", "fashion_w4a4.qweights.bin", "fashion_w4a4.qweights.json", "fashion_w4a4.json"}) {
     EXPECT_TRUE(fs::exists(dir_ + "/out/" + file)) << file;
   }
   const testing::CommandResult rerun =
@@ -254,8 +254,8 @@ TEST_F(ExportCli, WeightsOnlyExportWorksWithDynamicMode) {
 }
 
 TEST_F(ExportCli, RefusesDynamicRangesFp32RunsAndCollectInOneLine) {
-  for (const std::string& extra : {std::string("-sm no --qtype int4 -qw int4"), std::string(""),
-                                   std::string("-sm collect")}) {
+  for (const std::string& extra :
+       {std::string("-sm no --qtype int4 -qw int4"), std::string(""), std::string("-sm collect")}) {
     const testing::CommandResult r =
         testing::run_quant_sim(args(kDefaultModel, extra + " --export " + dir_ + "/never.pt"));
     EXPECT_EQ(r.exit_code, 2) << extra << ": " << r.output;

@@ -37,8 +37,8 @@ TEST(SizeReport, CountsCodesParametersAndBiases) {
   EXPECT_FALSE(size.wide_grid);
   EXPECT_EQ(size.parameters, 33);
   EXPECT_EQ(size.fp32_bytes, 4 * 33);
-  EXPECT_EQ(size.code_bytes, 15);                // 30 codes of 4 bits
-  EXPECT_EQ(size.param_bytes, 3 * 8 + 3 * 16);   // scale + zero point, and two float64 per channel for the mean step
+  EXPECT_EQ(size.code_bytes, 15);               // 30 codes of 4 bits
+  EXPECT_EQ(size.param_bytes, 3 * 8 + 3 * 16);  // scale + zero point, and two float64 per channel for the mean step
   EXPECT_EQ(size.bias_bytes, 12);
   EXPECT_EQ(size.quantized_bytes(), 15 + 72 + 12);
 }

@@ -42,6 +42,6 @@ at::Tensor test_input(int64_t batch, int64_t channels, int64_t height, int64_t w
 
 }  // namespace quantsim::graph_test
 
-#define QUANTSIM_REQUIRE_PATH(var, expr, what)                          \
-  const std::string var = (expr);                                       \
+#define QUANTSIM_REQUIRE_PATH(var, expr, what) \
+  const std::string var = (expr);              \
   if (var.empty()) GTEST_SKIP() << what << " not available; skipping"

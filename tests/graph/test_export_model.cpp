@@ -9,16 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "graph_test_support.h"
-#include "quantsim/graph/prepared_model.h"
 #include "quantsim/core/sha256.h"
+#include "quantsim/graph/prepared_model.h"
 
 namespace quantsim {
 namespace {
 namespace fs = std::filesystem;
 
-bool python_has_torchvision() {
-  return std::system("/usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1") == 0;
-}
+bool python_has_torchvision() { return std::system("/usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1") == 0; }
 
 // Exports `arch` with random weights into the build directory (once per `tag`, so that tests running in parallel
 // never read a file another one is writing) and returns the .pt path.
@@ -37,8 +35,7 @@ TEST_P(ExportModel, WritesTorchScriptAndSidecarThatQuantSimPrepares) {
   if (!python_has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 has no torchvision: export test skipped";
   const std::string path = export_random(GetParam(), "prepare");
   ASSERT_FALSE(path.empty()) << "export_model.py failed for " << GetParam();
-  const nlohmann::json sidecar =
-      nlohmann::json::parse(std::ifstream(fs::path(path).replace_extension(".json")));
+  const nlohmann::json sidecar = nlohmann::json::parse(std::ifstream(fs::path(path).replace_extension(".json")));
   EXPECT_EQ(sidecar["sha256"], sha256_file(path));
   EXPECT_EQ(sidecar["preprocess"]["resize_shorter_side"], 256);
   EXPECT_EQ(sidecar["preprocess"]["center_crop"], 224);

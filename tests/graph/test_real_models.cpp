@@ -19,8 +19,8 @@ using graph_test::find_site;
 
 struct RealModel {
   std::string name;
-  int64_t height;   // input is [N, 3, height, height]
-  double scale;     // input magnitude (resnet8 reads raw 0..255 pixels)
+  int64_t height;  // input is [N, 3, height, height]
+  double scale;    // input magnitude (resnet8 reads raw 0..255 pixels)
   size_t layers;
   size_t paper_sites;
   size_t unsigned_paper_sites;
@@ -139,7 +139,8 @@ class ZeroSite : public SiteHandler {
 
 TEST_P(RealModels, HandlerResultReplacesTheLogits) {
   PreparedModel model = PreparedModel::load(path_);
-  const auto logits = std::find_if(model.sites().begin(), model.sites().end(), [](const Site& s) { return s.is_logits; });
+  const auto logits = std::find_if(model.sites().begin(), model.sites().end(),
+                                   [](const Site& s) { return s.is_logits; });
   ASSERT_NE(logits, model.sites().end());
   ZeroSite zero(logits->id);
   ScopedSiteHandler scope(zero);
@@ -212,12 +213,12 @@ TEST_P(RealModels, PaperSitesCountAndSignedness) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SharedData, RealModels,
-    ::testing::Values(RealModel{"resnet8_cifar10", 32, 64.0, 10, 11, 4, "conv1", "fc"},
-                      RealModel{"tiny_darknet", 224, 1.0, 16, 21, 0, "conv1", "conv16"},
-                      RealModel{"mobilenet_v2_q", 224, 1.0, 53, 54, 35, "Conv", "Logits.Conv2d_1c_1x1"}),
-    [](const ::testing::TestParamInfo<RealModel>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(SharedData, RealModels,
+                         ::testing::Values(RealModel{"resnet8_cifar10", 32, 64.0, 10, 11, 4, "conv1", "fc"},
+                                           RealModel{"tiny_darknet", 224, 1.0, 16, 21, 0, "conv1", "conv16"},
+                                           RealModel{"mobilenet_v2_q", 224, 1.0, 53, 54, 35, "Conv",
+                                                     "Logits.Conv2d_1c_1x1"}),
+                         [](const ::testing::TestParamInfo<RealModel>& info) { return info.param.name; });
 
 // Model-specific expectations from the README's graph facts.
 

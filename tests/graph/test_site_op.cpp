@@ -71,7 +71,8 @@ TEST(SiteOp, SurvivesDeadCodeEliminationEvenWhenUnused) {
 graph(%x : Tensor):
   %code : int = prim::Constant[value=0]()
   %unused : Tensor = quantsim::site(%x, %code)
-  return (%x))IR", graph.get());
+  return (%x))IR",
+                      graph.get());
   torch::jit::EliminateDeadCode(graph);
   int site_nodes = 0;
   for (const torch::jit::Node* node : graph->nodes()) {

@@ -34,8 +34,8 @@ TEST(GpfqRealModel, ResNet8AtFourBitsRecoversWhatRoundToNearestLoses) {
                              (data / "cifar10" / "test").string() + " -b 500 -j 2 --device cpu -sh ";
   const double fp32 = top1(dir + "/r.jsonl", common);
   const double rtn = top1(dir + "/r.jsonl", common + "-qw int4");
-  const double gpfq = top1(dir + "/r.jsonl", common + "-qw int4 --weight-method gpfq --calib-data " +
-                                                (data / "cifar10" / "calib").string());
+  const double gpfq = top1(
+      dir + "/r.jsonl", common + "-qw int4 --weight-method gpfq --calib-data " + (data / "cifar10" / "calib").string());
   EXPECT_GT(fp32 - rtn, 20.0) << "round to nearest no longer loses much: the test proves nothing";
   EXPECT_GT(gpfq, rtn + 20.0);
   EXPECT_GT(gpfq, fp32 - 5.0);

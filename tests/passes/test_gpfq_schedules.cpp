@@ -7,10 +7,10 @@
 #include <filesystem>
 
 #include "quantsim/app/cli.h"
-#include "quantsim/passes/gpfq_weights.h"
-#include "quantsim/graph/prepared_model.h"
 #include "quantsim/app/run_inputs.h"
 #include "quantsim/app/run_options.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/passes/gpfq_weights.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;
@@ -31,8 +31,8 @@ class GpfqSchedules : public ::testing::Test {
   Config config(const std::string& first_last_bits) const {
     // 12 images: fewer than a capture batch, so both schedules run the convolutions on the same batch.
     return parse_command_line({"--model", dir_ + "/cnn.pt", "--data", dir_ + "/data", "--resize", "0", "--crop", "0",
-                               "--no-progress", "-qw", "int3", "--first-last-bits", first_last_bits,
-                               "--weight-method", "gpfq", "--gpfq-samples", "12", "--gpfq-patch-prob", "0.5"})
+                               "--no-progress", "-qw", "int3", "--first-last-bits", first_last_bits, "--weight-method",
+                               "gpfq", "--gpfq-samples", "12", "--gpfq-patch-prob", "0.5"})
         .config;
   }
 

@@ -6,9 +6,9 @@
 
 #include <filesystem>
 
+#include "quantsim/graph/prepared_model.h"
 #include "quantsim/passes/layer_input_capture.h"
 #include "quantsim/quant/layer_samples.h"
-#include "quantsim/graph/prepared_model.h"
 #include "support/fixtures.h"
 
 namespace fs = std::filesystem;

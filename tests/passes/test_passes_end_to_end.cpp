@@ -8,9 +8,9 @@
 
 #include <chrono>
 #include <csignal>
-#include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "quantsim/core/atomic_file.h"

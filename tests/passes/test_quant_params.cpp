@@ -2,8 +2,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "quantsim/quant/aciq.h"
 #include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/quant/aciq.h"
 #include "quantsim/quant/fake_quant.h"
 #include "quantsim/quant/quant_params.h"
 #include "quantsim/quant/weight_quantization.h"
@@ -134,7 +134,6 @@ TEST(ActivationQuantizer, DynamicRangesComeFromTheBatch) {
   options.bits = 4;
   ActivationQuantizer quantizer(sites, options, nullptr);
   const at::Tensor x = at::randn({2, 2, 3, 3});
-  const at::Tensor expected =
-      fake_quant_per_tensor(x, x.min().item<float>(), x.max().item<float>(), 4);
+  const at::Tensor expected = fake_quant_per_tensor(x, x.min().item<float>(), x.max().item<float>(), 4);
   EXPECT_TRUE(quantizer.on_site(0, x).equal(expected));
 }

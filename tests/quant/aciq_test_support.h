@@ -30,7 +30,6 @@ inline std::vector<float> sample_prior(Prior prior, size_t n, double scale, uint
   return samples;
 }
 
-
 // Mean squared error of quantizing `samples` with the affine quantizer on [lo, hi].
 inline double empirical_mse(const std::vector<float>& samples, double lo, double hi, int bits) {
   double sum = 0.0;

@@ -95,10 +95,9 @@ inline ::testing::AssertionResult bitwise_equal(const at::Tensor& actual, const 
   const float* e_data = e.data_ptr<float>();
   for (int64_t k = 0; k < a.numel(); ++k) {
     if (reference::bits_of(a_data[k]) != reference::bits_of(e_data[k])) {
-      return ::testing::AssertionFailure() << "element " << k << " of " << a.numel() << ": got " << a_data[k]
-                                           << " (0x" << std::hex << reference::bits_of(a_data[k]) << "), expected "
-                                           << std::dec << e_data[k] << " (0x" << std::hex
-                                           << reference::bits_of(e_data[k]) << ")";
+      return ::testing::AssertionFailure() << "element " << k << " of " << a.numel() << ": got " << a_data[k] << " (0x"
+                                           << std::hex << reference::bits_of(a_data[k]) << "), expected " << std::dec
+                                           << e_data[k] << " (0x" << std::hex << reference::bits_of(e_data[k]) << ")";
     }
   }
   return ::testing::AssertionSuccess();
@@ -109,7 +108,8 @@ inline std::vector<int64_t> random_shape(std::mt19937_64& rng, int min_dims, int
   const int dims = std::uniform_int_distribution<int>(min_dims, max_dims)(rng);
   std::vector<int64_t> shape(dims);
   for (auto& s : shape) {
-    s = std::uniform_int_distribution<int>(0, 30)(rng) == 0 ? 0 : std::uniform_int_distribution<int64_t>(1, max_size)(rng);
+    s = std::uniform_int_distribution<int>(0, 30)(rng) == 0 ? 0
+                                                            : std::uniform_int_distribution<int64_t>(1, max_size)(rng);
   }
   return shape;
 }

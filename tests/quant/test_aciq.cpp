@@ -7,8 +7,8 @@
 #include <functional>
 
 #include "quant/aciq_test_support.h"
-#include "quantsim/quant/aciq.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/aciq.h"
 
 namespace quantsim {
 namespace {
@@ -89,7 +89,7 @@ TEST(Aciq, ExpectedMseIsClippingPlusQuantizationTerm) {
   EXPECT_DOUBLE_EQ(expected_mse(Prior::kGauss, 2.0, 3),
                    expected_clipping_mse(Prior::kGauss, 2.0) + expected_quantization_mse(2.0, 3));
   EXPECT_DOUBLE_EQ(expected_clipping_mse(Prior::kLaplace, 0.0), 2.0);  // the variance of Laplace(0, 1)
-  EXPECT_NEAR(expected_clipping_mse(Prior::kGauss, 0.0), 1.0, 1e-15);   // the variance of N(0, 1)
+  EXPECT_NEAR(expected_clipping_mse(Prior::kGauss, 0.0), 1.0, 1e-15);  // the variance of N(0, 1)
 }
 
 TEST(Aciq, UnsignedAlphaMinimizesTheHalfDistributionError) {

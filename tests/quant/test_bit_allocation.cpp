@@ -6,9 +6,9 @@
 #include <numeric>
 
 #include "quant/aciq_test_support.h"
+#include "quantsim/core/errors.h"
 #include "quantsim/quant/aciq.h"
 #include "quantsim/quant/bit_allocation.h"
-#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

@@ -1,10 +1,10 @@
 // Clipping ranges of docs/QUANTIZATION.md, section 2 for signed and unsigned sites.
 #include <gtest/gtest.h>
 
+#include "quantsim/core/errors.h"
 #include "quantsim/quant/aciq.h"
 #include "quantsim/quant/clipping.h"
 #include "quantsim/quant/quant_params.h"
-#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

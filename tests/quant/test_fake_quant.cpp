@@ -22,9 +22,7 @@ using testing::QuantRange;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-at::Tensor floats(std::vector<float> values) {
-  return at::tensor(at::ArrayRef<float>(values), at::kFloat);
-}
+at::Tensor floats(std::vector<float> values) { return at::tensor(at::ArrayRef<float>(values), at::kFloat); }
 
 ChannelRanges channel_ranges(std::vector<float> lo, std::vector<float> hi, std::vector<int32_t> bits) {
   return {floats(lo), floats(hi), at::tensor(at::ArrayRef<int32_t>(bits), at::kInt)};
@@ -80,8 +78,8 @@ TEST(FakeQuantOp, LargeTensorsMatchReference) {
   EXPECT_TRUE(bitwise_equal(per_channel(x, r, 1), testing::reference_per_channel(x, r, 1)));
   const QuantRange range{-1.25f, 3.0f, 5};
   const at::Tensor y = testing::random_tensor(inputs, {1 << 20}, range);
-  EXPECT_TRUE(bitwise_equal(fake_quant_per_tensor(y, range.lo, range.hi, range.bits),
-                            testing::reference_per_tensor(y, range)));
+  EXPECT_TRUE(
+      bitwise_equal(fake_quant_per_tensor(y, range.lo, range.hi, range.bits), testing::reference_per_tensor(y, range)));
 }
 
 TEST(FakeQuantOp, NonContiguousInputs) {
@@ -239,8 +237,8 @@ TEST(FakeQuantOp, RejectsBadArguments) {
 
   const ChannelRanges ok = channel_ranges({-1, -1, -1}, {1, 1, 1}, {4, 4, 4});
   EXPECT_NO_THROW(per_channel(x, ok, 1));
-  EXPECT_THROW(per_channel(x, ok, 0), UserError);   // 2 channels on axis 0, 3 ranges
-  EXPECT_THROW(per_channel(x, ok, 2), UserError);   // no axis 2
+  EXPECT_THROW(per_channel(x, ok, 0), UserError);  // 2 channels on axis 0, 3 ranges
+  EXPECT_THROW(per_channel(x, ok, 2), UserError);  // no axis 2
   EXPECT_THROW(per_channel(x, ok, -3), UserError);
   EXPECT_THROW(fake_quant_per_channel(x, ok.lo, ok.hi, ok.bits.to(at::kFloat), 1), UserError);
   EXPECT_THROW(fake_quant_per_channel(x, ok.lo.to(at::kDouble), ok.hi, ok.bits, 1), UserError);

@@ -115,7 +115,8 @@ TEST(FakeQuantCpuKernel, EveryInstructionSetMatchesTheReference) {
 
       const ChannelSetup s = random_channels(inputs, n + 3);
       for (int64_t j = 0; j < n; ++j) x[j] = inputs.value({s.lo[j + 3], s.hi[j + 3], s.bits[j + 3]});
-      for (int64_t j = 0; j < n; ++j) expected[j] = reference::fake_quant(x[j], s.lo[j + 3], s.hi[j + 3], s.bits[j + 3]);
+      for (int64_t j = 0; j < n; ++j)
+        expected[j] = reference::fake_quant(x[j], s.lo[j + 3], s.hi[j + 3], s.bits[j + 3]);
       k.channel_run(x.data(), actual.data(), n, s.view(), 3, false);
       EXPECT_EQ(first_mismatch(actual.data(), expected.data(), n), -1) << k.isa << " channel run trial " << trial;
     }

@@ -49,7 +49,7 @@ TEST(LayerSamples, ConvPatchesAreTheRowsOfIm2col) {
   EXPECT_TRUE(at::equal(rows, expected));
   // The rows times the grouped weight give the convolution's output.
   const at::Tensor products = at::bmm(rows, grouped_weight_matrix(layer).transpose(1, 2));  // [G, N*L, O/G]
-  const at::Tensor output = conv(layer, input, layer.original_weight);                       // [N, O, Ho, Wo]
+  const at::Tensor output = conv(layer, input, layer.original_weight);                      // [N, O, Ho, Wo]
   const at::Tensor as_rows = output.permute({0, 2, 3, 1}).reshape({-1, 2, 3}).permute({1, 0, 2});
   EXPECT_TRUE(at::allclose(products, as_rows, 1e-4, 1e-5));
 }

@@ -2,8 +2,8 @@
 #include "quantsim/quant/statistics_store.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -65,8 +65,7 @@ Statistics sample_statistics() {
   statistics.metadata.calib_data = "/data/ILSVRC2012/val";
   statistics.metadata.calib_images = 5120;
   statistics.metadata.batch_size = 256;
-  const std::vector<SiteShape> shapes = {{"conv1", {64, 112, 112}}, {"conv1:pre_relu", {64, 112, 112}},
-                                         {"fc", {1000}}};
+  const std::vector<SiteShape> shapes = {{"conv1", {64, 112, 112}}, {"conv1:pre_relu", {64, 112, 112}}, {"fc", {1000}}};
   for (const SiteShape& shape : shapes) {
     SiteStatistics site{shape.name, shape.shape, {}};
     site.stats.per_tensor = awkward_stats(rng);
@@ -102,8 +101,9 @@ void expect_user_error(Fn fn, const std::vector<std::string>& parts) {
     fn();
     ADD_FAILURE() << "no UserError thrown";
   } catch (const UserError& error) {
-    for (const std::string& part : parts) EXPECT_NE(std::string(error.what()).find(part), std::string::npos)
-        << "'" << part << "' missing from: " << error.what();
+    for (const std::string& part : parts)
+      EXPECT_NE(std::string(error.what()).find(part), std::string::npos)
+          << "'" << part << "' missing from: " << error.what();
   }
 }
 

@@ -152,8 +152,7 @@ TEST_F(StatisticsValidation, NumbersNoDoubleHoldsAreRefusedWithTheirSiteAndField
   expect_refused_text(with_text(per_channel(0, "max", 3), "1e400"),
                       {"site 'conv'", "field per_channel.max[3] = 1e400", "does not fit a double"});
   document_ = valid;
-  expect_refused_text(with_text(per_tensor(1, "min"), "-1e400"),
-                      {"site 'conv:pre_relu'", "field per_tensor.min"});
+  expect_refused_text(with_text(per_tensor(1, "min"), "-1e400"), {"site 'conv:pre_relu'", "field per_tensor.min"});
   document_ = valid;
   expect_refused_text(with_text(document_["sites"][2]["shape"][0], std::string(400, '9')),
                       {"site 'logits'", "field shape[0]"});

@@ -67,8 +67,8 @@ TEST(WeightCorrection, VarianceCorrectionRestoresChannelStdAndKeepsTheQuantizedM
   ASSERT_GT(constant.sum().item<int64_t>(), 0);
   ASSERT_LT(constant.sum().item<int64_t>(), w.size(0));
   const at::Tensor spread = constant.logical_not();
-  EXPECT_TRUE(at::allclose(channel_stds(corrected).masked_select(spread), channel_stds(w).masked_select(spread),
-                           1e-6, 1e-6));
+  EXPECT_TRUE(
+      at::allclose(channel_stds(corrected).masked_select(spread), channel_stds(w).masked_select(spread), 1e-6, 1e-6));
   EXPECT_TRUE(at::allclose(channel_means(corrected), channel_means(q), 0.0, 1e-6));
   for (int64_t c = 0; c < w.size(0); ++c) {
     if (constant[c].item<bool>()) {
@@ -83,8 +83,8 @@ TEST(WeightCorrection, BothRestoreMeanAndStd) {
   const at::Tensor corrected = corrected_weight(q, w, WeightCorrections{/*variance=*/true, /*bias=*/true});
   EXPECT_TRUE(at::allclose(channel_means(corrected), channel_means(w), 0.0, 1e-6));
   const at::Tensor spread = channel_stds(q) > 0;
-  EXPECT_TRUE(at::allclose(channel_stds(corrected).masked_select(spread), channel_stds(w).masked_select(spread),
-                           1e-6, 1e-6));
+  EXPECT_TRUE(
+      at::allclose(channel_stds(corrected).masked_select(spread), channel_stds(w).masked_select(spread), 1e-6, 1e-6));
   // Variance first, then bias: the same as composing the two by hand.
   EXPECT_TRUE(at::equal(corrected, bias_corrected(variance_corrected(q, w), w)));
 }
@@ -111,8 +111,8 @@ TEST(WeightCorrection, RejectsMismatchedShapes) {
 TEST(WeightCorrection, StoredStepsReplayToTheSameWeightBitForBit) {  // what --export relies on
   const at::Tensor w = make_weight();
   const at::Tensor q = quantize_coarsely(w);
-  for (const WeightCorrections corrections : {WeightCorrections{true, false}, WeightCorrections{false, true},
-                                              WeightCorrections{true, true}}) {
+  for (const WeightCorrections corrections :
+       {WeightCorrections{true, false}, WeightCorrections{false, true}, WeightCorrections{true, true}}) {
     const CorrectionSteps steps = correction_steps(q, w, corrections);
     EXPECT_EQ(steps.variance.has_value(), corrections.variance);
     EXPECT_EQ(steps.mean.has_value(), corrections.bias);

@@ -18,8 +18,8 @@ Layer conv_layer(int64_t out_channels, uint64_t seed) {
   Layer layer;
   layer.name = "conv";
   // Channels of different scales and offsets, so that per-channel grids differ.
-  layer.original_weight = at::randn({out_channels, 3, 3, 3}) * at::linspace(0.01, 1.5, out_channels).reshape(
-                                                                     {out_channels, 1, 1, 1}) +
+  layer.original_weight = at::randn({out_channels, 3, 3, 3}) *
+                              at::linspace(0.01, 1.5, out_channels).reshape({out_channels, 1, 1, 1}) +
                           at::linspace(-0.2, 0.3, out_channels).reshape({out_channels, 1, 1, 1});
   return layer;
 }

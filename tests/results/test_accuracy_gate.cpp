@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "support/subcommand_runner.h"
-#include "quantsim/results/accuracy_gate.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/results/accuracy_gate.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;
@@ -80,8 +80,7 @@ TEST(AccuracyGate, MissingEntriesAndOtherImageCountsFail) {
 
 TEST(AccuracyGate, BaselineFromResultsKeepsKnownTolerances) {
   const auto entries = baseline_from_results(
-      lines_of({result("net", "FP32", "fp32", 76.123456), result("other", "W4A4", "rtn", 5.0, 100)}), kBaseline,
-      2.0);
+      lines_of({result("net", "FP32", "fp32", 76.123456), result("other", "W4A4", "rtn", 5.0, 100)}), kBaseline, 2.0);
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[0].tolerance, 0.5);
   EXPECT_EQ(entries[1].tolerance, 2.0);

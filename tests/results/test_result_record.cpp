@@ -36,8 +36,13 @@ json shard_line(const std::string& shard, int64_t images, int64_t top1, int64_t 
           {"times", {{"evaluate_s", 1.5}, {"forward_s", 1.0}}},
           {"future_field", {{"nested", {1, 2, 3}}}},
           {"config",
-           {{"qtype", qtype}, {"pcq_w", true}, {"clipping", "no"}, {"act_sites", "outputs"}, {"label", "aciq"},
-            {"shard", shard.empty() ? json(nullptr) : json(shard)}, {"sweep_key", "net/W4A4/aciq/1"},
+           {{"qtype", qtype},
+            {"pcq_w", true},
+            {"clipping", "no"},
+            {"act_sites", "outputs"},
+            {"label", "aciq"},
+            {"shard", shard.empty() ? json(nullptr) : json(shard)},
+            {"sweep_key", "net/W4A4/aciq/1"},
             {"results", "r.jsonl"}}}};
 }
 
@@ -59,8 +64,12 @@ TEST(ResultRecordJson, FieldsAtTheirDefaultAreWrittenAsTheLineSpelledThem) {
   // Absent, null, "" and an explicit "FP32" all read as the default; each comes back as it was.
   const json minimal = {{"model_name", "m"}, {"top1", 1.5}, {"config", json::object()}};
   EXPECT_EQ(ResultRecord::from_json(minimal, "f:1").to_json().dump(), minimal.dump());
-  const json spelled = {{"model_name", "m"},   {"top1", 1.5},     {"precision", "FP32"},
-                        {"mode", ""},          {"top5", nullptr}, {"model_sha256", nullptr},
+  const json spelled = {{"model_name", "m"},
+                        {"top1", 1.5},
+                        {"precision", "FP32"},
+                        {"mode", ""},
+                        {"top5", nullptr},
+                        {"model_sha256", nullptr},
                         {"config", {{"shard", nullptr}, {"sweep_key", ""}, {"label", nullptr}}}};
   const ResultRecord r = ResultRecord::from_json(spelled, "f:2");
   EXPECT_EQ(r.precision, "FP32");

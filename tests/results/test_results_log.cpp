@@ -5,9 +5,9 @@
 #include <thread>
 #include <vector>
 
-#include "quantsim/core/atomic_file.h"
 #include "quantsim/app/cli.h"
 #include "quantsim/app/config_json.h"
+#include "quantsim/core/atomic_file.h"
 #include "quantsim/results/results_log.h"
 
 using namespace quantsim;
@@ -29,8 +29,10 @@ TEST(ResultsLog, ConcurrentAppendsNeverInterleave) {
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        append_result(path.string(), {{"model_name", "w" + std::to_string(t)}, {"top1", 0.0},
-                                      {"config", {{"i", i}}}, {"pad", std::string(500, 'x')}});
+        append_result(path.string(), {{"model_name", "w" + std::to_string(t)},
+                                      {"top1", 0.0},
+                                      {"config", {{"i", i}}},
+                                      {"pad", std::string(500, 'x')}});
       }
     });
   }

@@ -4,11 +4,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "support/subcommand_runner.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/results/results_table.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;
@@ -44,22 +44,20 @@ class Report : public ::testing::Test {
 TEST_F(Report, MarkdownTableLikeThePapers) {
   const CommandResult r = run_subcommand("report " + dir_ + "/results.jsonl --format markdown");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output,
-            "| method | resnet50 (outputs) | resnet50 (inputs) | vgg16 |\n"
-            "|---|---:|---:|---:|\n"
-            "| FP32 | 76.13 | 76.13 | 71.59 |\n"
-            "| W4A4 -pcq_w -pcq_a -c laplace -baa -baw -bcw | 69.50 |  |  |\n"
-            "| W8A8 -c no |  | 75.90 |  |\n");
+  EXPECT_EQ(r.output, "| method | resnet50 (outputs) | resnet50 (inputs) | vgg16 |\n"
+                      "|---|---:|---:|---:|\n"
+                      "| FP32 | 76.13 | 76.13 | 71.59 |\n"
+                      "| W4A4 -pcq_w -pcq_a -c laplace -baa -baw -bcw | 69.50 |  |  |\n"
+                      "| W8A8 -c no |  | 75.90 |  |\n");
 }
 
 TEST_F(Report, CsvToAFile) {
   const CommandResult r = run_subcommand("report " + dir_ + "/results.jsonl --format csv --out " + dir_ + "/t.csv");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(read_file(dir_ + "/t.csv"),
-            "method,resnet50 (outputs),resnet50 (inputs),vgg16\n"
-            "FP32,76.13,76.13,71.59\n"
-            "W4A4 -pcq_w -pcq_a -c laplace -baa -baw -bcw,69.50,,\n"
-            "W8A8 -c no,,75.90,\n");
+  EXPECT_EQ(read_file(dir_ + "/t.csv"), "method,resnet50 (outputs),resnet50 (inputs),vgg16\n"
+                                        "FP32,76.13,76.13,71.59\n"
+                                        "W4A4 -pcq_w -pcq_a -c laplace -baa -baw -bcw,69.50,,\n"
+                                        "W8A8 -c no,,75.90,\n");
 }
 
 TEST_F(Report, AlignedTableByDefault) {

@@ -13,15 +13,15 @@
 #include <functional>
 #include <limits>
 
-#include "support/subcommand_runner.h"
-#include "quantsim/results/accuracy_gate.h"
 #include "quantsim/app/commands/app.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/results/accuracy_gate.h"
 #include "quantsim/results/result_record.h"
 #include "quantsim/results/results_file.h"
 #include "quantsim/results/results_log.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;
@@ -47,8 +47,13 @@ json good_line(const std::string& shard = "") {
           {"mode", "static"},
           {"times", {{"evaluate_s", 1.0}}},
           {"config",
-           {{"qtype", "int4"}, {"pcq_w", true}, {"clipping", "no"}, {"act_sites", "outputs"}, {"label", "aciq"},
-            {"shard", shard.empty() ? json(nullptr) : json(shard)}, {"sweep_key", "net/W4A4/aciq/1"}}}};
+           {{"qtype", "int4"},
+            {"pcq_w", true},
+            {"clipping", "no"},
+            {"act_sites", "outputs"},
+            {"label", "aciq"},
+            {"shard", shard.empty() ? json(nullptr) : json(shard)},
+            {"sweep_key", "net/W4A4/aciq/1"}}}};
 }
 
 json fp32_line() {
@@ -116,7 +121,12 @@ const std::vector<ImpossibleLine> kImpossibleLines = {
     {"PercentOfWrongType", [](json l) { return with(l, "top1", "30"); }, "top1: \"30\" is not a percentage"},
     {"ConfigFlagOfWrongType", [](json l) { return with_config(l, "pcq_w", "yes"); }, "config.pcq_w: must be true"},
     {"ConfigOfWrongType", [](json l) { return with(l, "config", "int4"); }, "config: must be an object"},
-    {"MissingModelName", [](json l) { l.erase("model_name"); return l.dump(); }, "no \"model_name\""},
+    {"MissingModelName",
+     [](json l) {
+       l.erase("model_name");
+       return l.dump();
+     },
+     "no \"model_name\""},
     {"NumberOutOfRange", [](json l) { return with_top1_text(l, "1e400"); }, "1e400' (after the key \"top1\")"},
     {"IntegerOutOfRange", [](json l) { return with(l, "images", uint64_t{1} << 60); }, "images: must be an integer"},
     {"OverLongString", [](json l) { return with(l, "model_name", std::string(5000, 'x')); },
@@ -284,8 +294,8 @@ class TornLines : public ::testing::Test {
 TEST_F(TornLines, TornLastLineIsSkippedWithAWarning) {
   std::ofstream(path()) << fp32_line().dump() << "\n" << good_line().dump() << "\n" << torn();
   EXPECT_EQ(read_results_file(path()).size(), 2u);
-  const CommandResult r = run_command("{ " + std::string(QUANTSIM_BINARY_DIR) + "/quant-sim report " + path() +
-                                      " > " + dir_ + "/table.txt; }");
+  const CommandResult r = run_command("{ " + std::string(QUANTSIM_BINARY_DIR) + "/quant-sim report " + path() + " > " +
+                                      dir_ + "/table.txt; }");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "quant-sim: warning: " + path() +
                           ":3: skipping a torn last line (not valid JSON and no newline at its end: a write was "

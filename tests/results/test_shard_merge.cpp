@@ -4,12 +4,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "support/subcommand_runner.h"
-#include "quantsim/core/errors.h"
 #include "quantsim/app/commands/merge_command.h"
-#include "quantsim/results/results_file.h"
+#include "quantsim/core/errors.h"
 #include "quantsim/data/shard.h"
+#include "quantsim/results/results_file.h"
 #include "support/fixtures.h"
+#include "support/subcommand_runner.h"
 
 namespace fs = std::filesystem;
 using namespace quantsim;
@@ -96,8 +96,15 @@ TEST_F(ShardMerge, ShardLargerThanTheSelectionIsRefused) {
 
 ResultLine shard_line(int line_number, const std::string& shard, int64_t images, int64_t top1, int64_t top5) {
   return {line_number,
-          {{"top1", 0.0}, {"top5", 0.0}, {"images", images}, {"top1_correct", top1}, {"top5_correct", top5},
-           {"model_name", "m"}, {"precision", "W4A4"}, {"model_sha256", "abc"}, {"data", "/d"},
+          {{"top1", 0.0},
+           {"top5", 0.0},
+           {"images", images},
+           {"top1_correct", top1},
+           {"top5_correct", top5},
+           {"model_name", "m"},
+           {"precision", "W4A4"},
+           {"model_sha256", "abc"},
+           {"data", "/d"},
            {"times", {{"evaluate_s", 1.0}}},
            {"config", {{"qtype", "int4"}, {"shard", shard}, {"results", shard + ".jsonl"}}}}};
 }

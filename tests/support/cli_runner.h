@@ -1,10 +1,10 @@
 #pragma once
 // Runs the built quant-sim binary as a user would, for end-to-end tests.
-#include <array>
-#include <cstdlib>
-#include <cstdio>
-#include <string>
 #include <sys/wait.h>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace quantsim::testing {
 

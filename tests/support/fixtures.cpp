@@ -6,8 +6,8 @@
 #include <fstream>
 #include <limits>
 
-#include <opencv2/imgcodecs.hpp>
 #include <torch/script.h>
+#include <opencv2/imgcodecs.hpp>
 
 namespace quantsim::testing {
 namespace fs = std::filesystem;

@@ -166,8 +166,8 @@ inline std::string quoted(const std::string& word) {
 template <typename AnyJson>
 AnyJson parse_shallow(const std::string& text) {
   return AnyJson::parse(text, [](int depth, typename AnyJson::parse_event_t event, AnyJson& parsed) {
-    const bool container_end =
-        event == AnyJson::parse_event_t::object_end || event == AnyJson::parse_event_t::array_end;
+    const bool container_end = event == AnyJson::parse_event_t::object_end ||
+                               event == AnyJson::parse_event_t::array_end;
     if (container_end && depth > 64) parsed = "(nested too deep)";
     return true;
   });
@@ -220,8 +220,7 @@ inline Mutant mutate_bytes(const std::string& text, Random& rng, size_t kind) {
     case 3:
       return {"bytes: truncate to " + std::to_string(at) + " of " + std::to_string(size) + " bytes",
               text.substr(0, at)};
-    default:
-      break;
+    default: break;
   }
   // Duplicate a span (also the fallback for an empty text).
   const size_t length = 1 + rng.below(64);
@@ -365,8 +364,8 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent, size
       if (!pairs.empty()) {
         const Json::json_pointer object_at = rng.pick(pairs);
         Json& object = document[object_at];
-        const bool extremes =
-            object.contains("min") && object.contains("max") && (!object.contains("min_batch_mean") || rng.one_in(2));
+        const bool extremes = object.contains("min") && object.contains("max") &&
+                              (!object.contains("min_batch_mean") || rng.one_in(2));
         const char* low = extremes ? "min" : "min_batch_mean";
         const char* high = extremes ? "max" : "max_batch_mean";
         std::swap(object[low], object[high]);
@@ -435,15 +434,9 @@ inline Mutant mutate_json(const std::string& text, Random& rng, int indent, size
       const std::string before = detail::short_dump(value);
       std::string changed = value.get<std::string>();
       switch (rng.below(3)) {
-        case 0:
-          changed += "x";
-          break;
-        case 1:
-          changed = changed.substr(0, changed.size() / 2);
-          break;
-        default:
-          changed = document[rng.pick(strings)].get<std::string>();
-          break;  // another string of the file
+        case 0: changed += "x"; break;
+        case 1: changed = changed.substr(0, changed.size() / 2); break;
+        default: changed = document[rng.pick(strings)].get<std::string>(); break;  // another string of the file
       }
       value = changed;
       return {"json: " + string_at.to_string() + " " + before + " -> " + detail::short_dump(value),
@@ -538,8 +531,7 @@ inline Mutant mutate_lines(const std::string& text, Random& rng, const Relabel& 
       lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(k), junk);
       return {"lines: junk line '" + printable(junk) + "' before " + line_k, join_lines(lines)};
     }
-    default:
-      break;
+    default: break;
   }
   // No final newline (also the fallback when the drawn mutation did not apply).
   std::string out = join_lines(lines);
@@ -669,12 +661,9 @@ struct Expectation {
 
 inline const char* expect_name(Expect kind) {
   switch (kind) {
-    case Expect::kError:
-      return "a clean error";
-    case Expect::kSame:
-      return "the same result or a clean error";
-    case Expect::kChanged:
-      return "a consistent result or a clean error";
+    case Expect::kError: return "a clean error";
+    case Expect::kSame: return "the same result or a clean error";
+    case Expect::kChanged: return "a consistent result or a clean error";
   }
   return "?";
 }
@@ -706,8 +695,7 @@ inline Verdict judge_run(const RunOutput& run, const Expectation& expectation, c
     return {"", "exit " + std::to_string(run.exit_code)};
   }
   switch (expectation.kind) {
-    case Expect::kError:
-      return {"", "ACCEPTED INVALID INPUT (exit " + std::to_string(run.exit_code) + ")"};
+    case Expect::kError: return {"", "ACCEPTED INVALID INPUT (exit " + std::to_string(run.exit_code) + ")"};
     case Expect::kSame:
       if (std::string problem = judge.same_result(run); !problem.empty()) return {"", "WRONG ANSWER: " + problem};
       return {"same result", ""};
@@ -768,9 +756,9 @@ class Report {
     bool quoted_text = false, in_number = false;
     for (size_t i = 0; i < problem.size(); ++i) {
       const char c = problem[i];
-      const bool digit =
-          std::isdigit(static_cast<unsigned char>(c)) ||
-          (in_number && c == '.' && i + 1 < problem.size() && std::isdigit(static_cast<unsigned char>(problem[i + 1])));
+      const bool digit = std::isdigit(static_cast<unsigned char>(c)) ||
+                         (in_number && c == '.' && i + 1 < problem.size() &&
+                          std::isdigit(static_cast<unsigned char>(problem[i + 1])));
       if (c == '\'') {
         quoted_text = !quoted_text;
         if (quoted_text) out += "'...'";

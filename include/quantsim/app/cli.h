@@ -29,5 +29,4 @@ int parse_bit_width(const std::string& flag, const std::string& value);
 // "-pcq_w", "--data".
 std::string flag_label(const std::string& key);
 
-
 }  // namespace quantsim

@@ -20,66 +20,66 @@ std::string to_string(StatsMode mode);
 
 struct Config {
   // Model and data.
-  std::string arch;            // -a: model name
-  std::string model_path;      // --model: overrides <models_dir>/<arch>.pt
-  std::string models_dir;      // --models-dir, default ~/aciq_data/models
-  std::string data;            // --data, default ~/datasets/ILSVRC2012
-  std::string synsets;         // --synsets: class-order file (else <data>/synsets.txt, else sorted folders)
-  std::string calib_data;      // --calib-data: calibration images (else --data)
+  std::string arch;        // -a: model name
+  std::string model_path;  // --model: overrides <models_dir>/<arch>.pt
+  std::string models_dir;  // --models-dir, default ~/aciq_data/models
+  std::string data;        // --data, default ~/datasets/ILSVRC2012
+  std::string synsets;     // --synsets: class-order file (else <data>/synsets.txt, else sorted folders)
+  std::string calib_data;  // --calib-data: calibration images (else --data)
   PreprocessOverrides preprocess;
 
   // Execution.
-  int batch_size = 256;        // -b
-  int workers = 4;             // -j: decode threads
-  std::string device;          // --device; empty: cuda when available, else cpu
-  bool progress = true;        // progress bar on stderr when it is a terminal
+  int batch_size = 256;               // -b
+  int workers = 4;                    // -j: decode threads
+  std::string device;                 // --device; empty: cuda when available, else cpu
+  bool progress = true;               // progress bar on stderr when it is a terminal
   double max_bad_image_share = 0.01;  // the run fails when more than this share of images cannot be decoded
 
   // Quantization (docs/QUANTIZATION.md, sections 1-5). Bits: 0 means f32 (not quantized).
-  int act_bits = 0;            // --qtype intN|f32
-  int weight_bits = 8;         // -qw intN|f32
-  bool per_channel_weights = false;      // -pcq_w
-  bool per_channel_activations = false;  // -pcq_a
-  Clipping clipping;                     // -c
-  bool clip_weights = false;             // --clip-weights
-  bool bit_alloc_activations = false;    // -baa
-  bool bit_alloc_weights = false;        // -baw
+  int act_bits = 0;                                      // --qtype intN|f32
+  int weight_bits = 8;                                   // -qw intN|f32
+  bool per_channel_weights = false;                      // -pcq_w
+  bool per_channel_activations = false;                  // -pcq_a
+  Clipping clipping;                                     // -c
+  bool clip_weights = false;                             // --clip-weights
+  bool bit_alloc_activations = false;                    // -baa
+  bool bit_alloc_weights = false;                        // -baw
   BitRounding bit_alloc_rounding = BitRounding::kRound;  // -bam
   Prior bit_alloc_prior = Prior::kGauss;                 // -bap
   std::optional<double> bit_alloc_target_activations;    // -bata
   std::optional<double> bit_alloc_target_weights;        // -batw
-  bool ba_any_bits = false;              // --ba-any-bits
-  bool bias_correct_weights = false;     // -bcw
-  bool variance_correct_weights = false; // -vcw
-  ActSites act_sites = ActSites::kOutputs;  // --act-sites
-  int first_last_bits = 8;               // --first-last-bits N|f32 (0 = f32)
-  WeightMethod weight_method = WeightMethod::kRtn;  // --weight-method rtn|gpfq
-  double gpfq_scale = 1.16;              // --gpfq-scale: C in delta = C * mean(max|w|) / 2^(b-1)
-  double gpfq_patch_prob = 0.25;         // --gpfq-patch-prob: share of conv patches GPFQ keeps
-  int64_t gpfq_samples = 128;            // --gpfq-samples: calibration images GPFQ runs on
+  bool ba_any_bits = false;                              // --ba-any-bits
+  bool bias_correct_weights = false;                     // -bcw
+  bool variance_correct_weights = false;                 // -vcw
+  ActSites act_sites = ActSites::kOutputs;               // --act-sites
+  int first_last_bits = 8;                               // --first-last-bits N|f32 (0 = f32)
+  WeightMethod weight_method = WeightMethod::kRtn;       // --weight-method rtn|gpfq
+  double gpfq_scale = 1.16;                              // --gpfq-scale: C in delta = C * mean(max|w|) / 2^(b-1)
+  double gpfq_patch_prob = 0.25;                         // --gpfq-patch-prob: share of conv patches GPFQ keeps
+  int64_t gpfq_samples = 128;                            // --gpfq-samples: calibration images GPFQ runs on
 
   // Statistics (docs/QUANTIZATION.md, section 6).
-  StatsMode stats_mode = StatsMode::kNo;  // -sm
+  StatsMode stats_mode = StatsMode::kNo;    // -sm
   StatsKind stats_kind = StatsKind::kMean;  // -sk
-  std::string stats_dir;                  // --stats-dir, default ~/aciq_data/statistics
-  std::optional<int64_t> calib_size;      // -cs, default 5120 or all
+  std::string stats_dir;                    // --stats-dir, default ~/aciq_data/statistics
+  std::optional<int64_t> calib_size;        // -cs, default 5120 or all
 
   // Evaluation (docs/QUANTIZATION.md, section 7).
-  bool shuffle = false;                   // -sh
-  std::optional<int64_t> subset;          // -ss/--subset
-  uint64_t seed = 0;                      // --seed
-  std::string results;                    // --results, default <stats-dir>/../results.jsonl
-  std::string save_logits;                // --save-logits FILE.npy
-  std::string export_path;                // --export PATH: save the quantized model (model_export.h)
-  std::string layer_report;               // --layer-report FILE.json|FILE.csv (layer_report.h)
+  bool shuffle = false;           // -sh
+  std::optional<int64_t> subset;  // -ss/--subset
+  uint64_t seed = 0;              // --seed
+  std::string results;            // --results, default <stats-dir>/../results.jsonl
+  std::string save_logits;        // --save-logits FILE.npy
+  std::string export_path;        // --export PATH: save the quantized model (model_export.h)
+  std::string layer_report;       // --layer-report FILE.json|FILE.csv (layer_report.h)
 
   // Sharding: unset evaluates every selected image.
-  std::optional<Shard> shard;             // --shard K/N
+  std::optional<Shard> shard;  // --shard K/N
 
   // Experiment bookkeeping, recorded in the results line: a method name for reports, and the sweep
   // configuration a run belongs to (set by `quant-sim sweep`, which skips configurations whose key is recorded).
-  std::string label;                      // --label NAME
-  std::string sweep_key;                  // --sweep-key KEY
+  std::string label;      // --label NAME
+  std::string sweep_key;  // --sweep-key KEY
 };
 
 }  // namespace quantsim

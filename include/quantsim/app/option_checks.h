@@ -13,7 +13,6 @@ void check_export_config(const Config& config);
 // FP32 run has no quantization to report, and -sm collect evaluates nothing.
 void check_layer_report_option(const Config& config);
 
-
 // Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
 struct GpfqFlagsGiven {
   bool scale = false;

@@ -5,7 +5,8 @@
 namespace quantsim {
 
 // Refuses, before anything runs, output files of `config` that could not be written: --results, --save-logits,
-// --layer-report and --export that name a directory, FIFO, device, dangling link or link loop. The error names the flag.
+// --layer-report and --export that name a directory, FIFO, device, dangling link or link loop. The error names the
+// flag.
 void check_output_destinations(const Config& config);
 
 }  // namespace quantsim

@@ -13,7 +13,6 @@
 
 namespace quantsim {
 
-
 // --model PATH, else <models-dir>/<arch>.pt. Throws UserError when neither is given or the file is missing.
 ModelFile resolve_model_file(const Config& config);
 

@@ -51,9 +51,9 @@ struct BadImage {
 
 struct BatchLoaderOptions {
   int batch_size = 32;
-  int workers = 4;             // decode threads (-j); at least 1
-  int prefetch_batches = 2;    // batches decoded ahead of the one the consumer waits for
-  bool progress = true;        // progress bar on stderr (only when it is a terminal)
+  int workers = 4;           // decode threads (-j); at least 1
+  int prefetch_batches = 2;  // batches decoded ahead of the one the consumer waits for
+  bool progress = true;      // progress bar on stderr (only when it is a terminal)
   std::string progress_label = "images";
 };
 
@@ -72,7 +72,7 @@ class BatchLoader : public BatchSource {
   std::optional<Batch> next() override;
   int64_t total() const override { return static_cast<int64_t>(images_.size()); }
 
-  int64_t bad_count() const;               // images skipped so far
+  int64_t bad_count() const;                 // images skipped so far
   std::vector<BadImage> bad_images() const;  // in input order
 
  private:
@@ -98,8 +98,8 @@ class BatchLoader : public BatchSource {
   mutable std::mutex mutex_;
   std::condition_variable work_available_;
   std::condition_variable batch_ready_;
-  int64_t next_image_ = 0;     // next input position a worker takes
-  int64_t next_batch_ = 0;     // next batch the consumer gets
+  int64_t next_image_ = 0;  // next input position a worker takes
+  int64_t next_batch_ = 0;  // next batch the consumer gets
   bool stopping_ = false;
   std::map<int64_t, PendingBatch> pending_;
   std::map<int64_t, BadImage> bad_images_;  // by input position, so reports do not depend on thread timing

@@ -9,7 +9,7 @@ namespace quantsim {
 
 struct ModelFile {
   std::string path;
-  std::string name;     // -a, else the file's stem
+  std::string name;  // -a, else the file's stem
   std::string sha256;
   std::optional<ModelSidecar> sidecar;
 };

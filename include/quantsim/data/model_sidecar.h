@@ -10,10 +10,10 @@
 namespace quantsim {
 
 struct ModelSidecar {
-  std::string path;                // the JSON file read
-  PreprocessSpec preprocess;       // "preprocess" keys; missing keys keep torchvision's defaults, null means none
+  std::string path;                    // the JSON file read
+  PreprocessSpec preprocess;           // "preprocess" keys; missing keys keep torchvision's defaults, null means none
   std::optional<int64_t> num_classes;  // "output.num_classes"
-  std::string class_order_file;    // "output.class_order_file" as written in the JSON (often relative)
+  std::string class_order_file;        // "output.class_order_file" as written in the JSON (often relative)
 };
 
 // "<dir>/<stem>.json" for "<dir>/<stem>.pt" (any extension).

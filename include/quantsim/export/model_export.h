@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "quantsim/passes/activation_quantizer.h"
-#include "quantsim/graph/prepared_model.h"
 #include "quantsim/data/model_file.h"
-#include "quantsim/quant/weight_correction.h"
 #include "quantsim/export/size_report.h"
+#include "quantsim/graph/prepared_model.h"
+#include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/quant/weight_correction.h"
 #include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {

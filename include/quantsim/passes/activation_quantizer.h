@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "quantsim/graph/activation_site.h"
-#include "quantsim/quant/quant_params.h"
 #include "quantsim/graph/site_handler.h"
+#include "quantsim/quant/quant_params.h"
 #include "quantsim/quant/statistics_store.h"
 
 namespace quantsim {

@@ -6,8 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "quantsim/passes/accuracy.h"
 #include "quantsim/data/batch_loader.h"
+#include "quantsim/passes/accuracy.h"
 
 namespace quantsim {
 
@@ -15,9 +15,9 @@ namespace quantsim {
 using Forward = std::function<at::Tensor(const at::Tensor& images)>;
 
 struct EvaluationOptions {
-  int64_t num_classes = 0;  // the logits must be [N, num_classes]
-  bool keep_logits = false; // gather the logits of every image (for --save-logits)
-  std::string model_name;   // names the model in errors
+  int64_t num_classes = 0;   // the logits must be [N, num_classes]
+  bool keep_logits = false;  // gather the logits of every image (for --save-logits)
+  std::string model_name;    // names the model in errors
   // The images by position in evaluation order (Batch::indices), to name an image in errors; when shorter, images
   // are named by their position alone.
   std::vector<std::string> image_names;
@@ -25,9 +25,9 @@ struct EvaluationOptions {
 
 struct EvaluationResult {
   TopKAccuracy accuracy;
-  double seconds = 0.0;        // wall time of the whole loop, decoding included
+  double seconds = 0.0;          // wall time of the whole loop, decoding included
   double forward_seconds = 0.0;  // time spent in the model
-  at::Tensor logits;           // [images, classes] in evaluation order, when kept
+  at::Tensor logits;             // [images, classes] in evaluation order, when kept
   double images_per_second() const { return seconds > 0 ? accuracy.images() / seconds : 0.0; }
 };
 

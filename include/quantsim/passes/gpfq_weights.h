@@ -15,15 +15,15 @@ namespace quantsim {
 
 // GPFQ's settings (--weight-method gpfq, docs/QUANTIZATION.md) and how it reads its calibration images.
 struct GpfqOptions {
-  int bits = 8;                  // -qw; the alphabet of every quantized layer
-  int first_last_bits = 8;       // --first-last-bits; 0: those layers stay float
-  bool per_channel = false;      // -pcq_w: one step size per output channel
-  WeightCorrections corrections; // -vcw, -bcw, applied to each layer's GPFQ weights
-  double scale = 1.16;           // --gpfq-scale
-  double patch_prob = 0.25;      // --gpfq-patch-prob
-  uint64_t seed = 0;             // --seed: which conv patches are kept
-  int workers = 4;               // -j: decode threads
-  bool progress = true;          // progress bars on stderr
+  int bits = 8;                       // -qw; the alphabet of every quantized layer
+  int first_last_bits = 8;            // --first-last-bits; 0: those layers stay float
+  bool per_channel = false;           // -pcq_w: one step size per output channel
+  WeightCorrections corrections;      // -vcw, -bcw, applied to each layer's GPFQ weights
+  double scale = 1.16;                // --gpfq-scale
+  double patch_prob = 0.25;           // --gpfq-patch-prob
+  uint64_t seed = 0;                  // --seed: which conv patches are kept
+  int workers = 4;                    // -j: decode threads
+  bool progress = true;               // progress bars on stderr
   double max_bad_image_share = 0.01;  // --max-bad-images
 };
 

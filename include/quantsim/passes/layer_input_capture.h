@@ -14,8 +14,8 @@ namespace quantsim {
 
 // Calibration images in batches, each image with its position in the calibration list (which keys its sampling).
 struct CalibrationBatches {
-  std::vector<at::Tensor> images;                    // [N, 3, H, W] per batch, CPU
-  std::vector<std::vector<int64_t>> image_indices;   // per batch, one entry per image
+  std::vector<at::Tensor> images;                   // [N, 3, H, W] per batch, CPU
+  std::vector<std::vector<int64_t>> image_indices;  // per batch, one entry per image
   int64_t image_count() const;
 };
 

@@ -22,9 +22,10 @@ struct LayerReportEntry {
   std::string kind;   // "activation" or "weight"
   std::string name;   // the site's or layer's stable name
   int64_t index = 0;  // Site::id or Layer::index
-  std::string type;   // activation: the site kind ("layer_output", "pool_output", "layer_input"); weight: "conv"/"linear"
-  bool is_unsigned = false;  // activation sites after a ReLU-like op
-  int bits = 0;              // the nominal bit width; 0: left float
+  std::string
+      type;  // activation: the site kind ("layer_output", "pool_output", "layer_input"); weight: "conv"/"linear"
+  bool is_unsigned = false;                  // activation sites after a ReLU-like op
+  int bits = 0;                              // the nominal bit width; 0: left float
   std::optional<QuantParamsSummary> params;  // nullopt when left float
   // Activations: the site's tensor in the quantized network against the same site in the FP32 network (the error
   // accumulated up to and including this site). Weights: the weight computed with against the FP32 weight.
@@ -35,12 +36,12 @@ struct LayerReportEntry {
 };
 
 struct LayerReport {
-  std::string model;         // model file path
+  std::string model;  // model file path
   std::string model_sha256;
-  std::string precision;     // "W4A4"...
-  std::string act_sites;     // "outputs" or "inputs"
-  std::string ranges;        // "static" or "dynamic"
-  int64_t images = 0;        // images the activation figures cover
+  std::string precision;                  // "W4A4"...
+  std::string act_sites;                  // "outputs" or "inputs"
+  std::string ranges;                     // "static" or "dynamic"
+  int64_t images = 0;                     // images the activation figures cover
   std::vector<LayerReportEntry> entries;  // activation sites in site order, then weights in layer order
 };
 

@@ -12,25 +12,25 @@
 #include <cstdint>
 #include <vector>
 
+#include "quantsim/data/model_file.h"
+#include "quantsim/graph/prepared_model.h"
 #include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/passes/layer_report.h"
-#include "quantsim/graph/prepared_model.h"
-#include "quantsim/quant/quant_error.h"
-#include "quantsim/quant/quant_params_summary.h"
-#include "quantsim/data/model_file.h"
 #include "quantsim/passes/site_value_recorder.h"
+#include "quantsim/quant/quant_error.h"
 #include "quantsim/quant/quant_options.h"
+#include "quantsim/quant/quant_params_summary.h"
 #include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim {
 
 // What the report says about the run, and how its weights were quantized (to measure each layer's weight error).
 struct LayerReportOptions {
-  std::string precision;          // "W4A4", ...
+  std::string precision;  // "W4A4", ...
   ActSites act_sites = ActSites::kOutputs;
-  bool dynamic_ranges = false;    // -sm no: activation ranges change with every batch
-  WeightQuantOptions weights;     // the round-to-nearest weight quantizer's settings
-  bool round_to_nearest = true;   // false: the weights came from GPFQ
+  bool dynamic_ranges = false;   // -sm no: activation ranges change with every batch
+  WeightQuantOptions weights;    // the round-to-nearest weight quantizer's settings
+  bool round_to_nearest = true;  // false: the weights came from GPFQ
 };
 
 class LayerReportRecorder : public SiteHandler {

@@ -23,7 +23,6 @@ constexpr int kMaxBitBudgetSteps = 10;
 // practically never exactly k + 0.5, so the tie rule hardly ever matters.
 // A channel with a_i == 0 (constant) needs no bins: log2(0) = -inf and it gets the floor of 1 bit. When every a_i
 // is 0 the channels are treated as equal. Throws UserError for a negative or non-finite a_i or target.
-std::vector<int> allocate_bits(const std::vector<double>& range_statistics, double target_bits,
-                               BitRounding rounding);
+std::vector<int> allocate_bits(const std::vector<double>& range_statistics, double target_bits, BitRounding rounding);
 
 }  // namespace quantsim

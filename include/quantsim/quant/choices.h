@@ -13,7 +13,7 @@
 
 namespace quantsim {
 
-enum class StatsKind { kMean, kMax };      // -sk: mean of per-batch extremes, or global extremes
+enum class StatsKind { kMean, kMax };       // -sk: mean of per-batch extremes, or global extremes
 enum class ActSites { kOutputs, kInputs };  // paper mode / deploy mode
 enum class BitRounding { kRound, kCeil };   // -bam
 enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
@@ -71,7 +71,8 @@ std::string canonical_name(Enum value) {
 template <typename Enum>
 std::string accepted_names() {
   std::string text;
-  for (const ChoiceName<Enum>& entry : choice_names<Enum>()) text += (text.empty() ? "" : ", ") + std::string(entry.name);
+  for (const ChoiceName<Enum>& entry : choice_names<Enum>())
+    text += (text.empty() ? "" : ", ") + std::string(entry.name);
   return text;
 }
 template <typename Enum>

@@ -10,10 +10,10 @@
 namespace quantsim {
 
 struct GpfqLayerOptions {
-  int bits = 4;                    // 1..16: alphabet delta * {-2^(bits-1), ..., 2^(bits-1)}
-  double scale = 1.16;             // C in delta = C * mean over neurons of max|w| / 2^(bits-1)
-  bool per_channel = false;        // -pcq_w: delta = C * max|w| / 2^(bits-1) of each output channel
-  WeightCorrections corrections;   // -vcw, -bcw: applied to the GPFQ weight
+  int bits = 4;                   // 1..16: alphabet delta * {-2^(bits-1), ..., 2^(bits-1)}
+  double scale = 1.16;            // C in delta = C * mean over neurons of max|w| / 2^(bits-1)
+  bool per_channel = false;       // -pcq_w: delta = C * max|w| / 2^(bits-1) of each output channel
+  WeightCorrections corrections;  // -vcw, -bcw: applied to the GPFQ weight
 };
 
 // The layer's weight [O, ...] as [G, O/G, n] (G = groups, n = C_in/G * kh * kw, or in_features), float32.

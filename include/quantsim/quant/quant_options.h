@@ -12,29 +12,29 @@ namespace quantsim {
 struct BitAllocationOptions {
   bool enabled = false;
   BitRounding rounding = BitRounding::kRound;
-  Prior prior = Prior::kGauss;          // which statistic is a channel's range: sigma (gaus) or b (laplace)
-  std::optional<double> target;         // average bits; unset: the site's or layer's own bits
-  bool any_bits = false;                // also above 4 bits
+  Prior prior = Prior::kGauss;   // which statistic is a channel's range: sigma (gaus) or b (laplace)
+  std::optional<double> target;  // average bits; unset: the site's or layer's own bits
+  bool any_bits = false;         // also above 4 bits
   // docs/QUANTIZATION.md, section 3: only per-channel tensors, and only at 4 bits or fewer unless --ba-any-bits.
   bool applies(int bits, bool per_channel) const { return enabled && per_channel && (bits <= 4 || any_bits); }
 };
 
 struct ActivationQuantOptions {
-  int bits = 0;             // --qtype; 0: activations stay float (every site, pools and logits included)
-  int first_last_bits = 8;  // --first-last-bits; 0: those sites stay float
-  bool per_channel = false; // -pcq_a
-  Clipping clipping;        // -c
+  int bits = 0;              // --qtype; 0: activations stay float (every site, pools and logits included)
+  int first_last_bits = 8;   // --first-last-bits; 0: those sites stay float
+  bool per_channel = false;  // -pcq_a
+  Clipping clipping;         // -c
   BitAllocationOptions bit_allocation;
   StatsKind stats_kind = StatsKind::kMean;  // -sk: which min/max the ranges use
 };
 
 struct WeightQuantOptions {
-  int bits = 8;             // -qw; 0: weights stay float (first and last layers included)
-  int first_last_bits = 8;  // --first-last-bits; 0: those layers stay float
-  bool per_channel = false; // -pcq_w
+  int bits = 8;                      // -qw; 0: weights stay float (first and last layers included)
+  int first_last_bits = 8;           // --first-last-bits; 0: those layers stay float
+  bool per_channel = false;          // -pcq_w
   std::optional<Clipping> clipping;  // --clip-weights: the -c method on each weight (channel); unset: [min, max]
   BitAllocationOptions bit_allocation;
-  WeightCorrections corrections;     // -vcw, -bcw
+  WeightCorrections corrections;  // -vcw, -bcw
 };
 
 // Bits of a layer or site: `bits`, or `first_last_bits` for the first/last ones. --first-last-bits only ever keeps

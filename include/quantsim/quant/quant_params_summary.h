@@ -12,11 +12,11 @@ namespace quantsim {
 
 struct QuantParamsSummary {
   bool per_channel = false;
-  int64_t channels = 0;      // quantization groups: 1 per tensor, one per channel per channel
-  double range_min = 0.0;    // the lowest lo over the channels (per tensor: lo)
-  double range_max = 0.0;    // the highest hi over the channels (per tensor: hi)
-  double mean_width = 0.0;   // mean of hi - lo over the channels
-  double bits_mean = 0.0;    // mean bit width over the channels
+  int64_t channels = 0;                  // quantization groups: 1 per tensor, one per channel per channel
+  double range_min = 0.0;                // the lowest lo over the channels (per tensor: lo)
+  double range_max = 0.0;                // the highest hi over the channels (per tensor: hi)
+  double mean_width = 0.0;               // mean of hi - lo over the channels
+  double bits_mean = 0.0;                // mean bit width over the channels
   std::map<int, double> bits_histogram;  // bit width -> number of channels with it
   // Clipped tensors only (else nullopt): alpha in data units (docs/QUANTIZATION.md, section 2; for unsigned sites the
   // alpha of the pre-activation prior), the mean over the channels; and the share of the unclipped range kept,

@@ -19,11 +19,11 @@ namespace quantsim {
 
 struct PackedWeight {
   std::vector<int64_t> shape;
-  std::vector<int> code_bits;        // per grid entry
-  std::vector<int64_t> levels;       // per grid entry
-  std::vector<float> scale;          // per grid entry (the step)
-  std::vector<int64_t> zero_point;   // per grid entry
-  std::string codes;                 // packed, ceil(sum of code widths / 8) bytes
+  std::vector<int> code_bits;       // per grid entry
+  std::vector<int64_t> levels;      // per grid entry
+  std::vector<float> scale;         // per grid entry (the step)
+  std::vector<int64_t> zero_point;  // per grid entry
+  std::string codes;                // packed, ceil(sum of code widths / 8) bytes
 };
 
 // ceil(log2(levels)) for levels >= 2; 1 for a single level.

@@ -38,8 +38,8 @@ struct ResultRecord {
   std::optional<std::string> data;
   std::optional<std::string> version;
   std::optional<std::string> timestamp;
-  std::string shard;      // config.shard "K/N"; empty for an unsharded or merged run
-  std::string sweep_key;  // config.sweep_key; empty for a run outside a sweep
+  std::string shard;                                 // config.shard "K/N"; empty for an unsharded or merged run
+  std::string sweep_key;                             // config.sweep_key; empty for a run outside a sweep
   nlohmann::json config = nlohmann::json::object();  // the "config" object, every option of the run
   // The rest of the line: the fields above do not hold, and those of them at their default (absent, null, "" or
   // "FP32") as the line spelled them.

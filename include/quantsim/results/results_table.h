@@ -14,8 +14,8 @@ namespace quantsim {
 enum class TableFormat { kTable, kCsv, kMarkdown };
 
 struct ResultsTable {
-  std::vector<std::string> rows;     // method labels, in order of first appearance
-  std::vector<std::string> columns;  // "resnet50 (outputs)", or "resnet50" for a model with only FP32 runs
+  std::vector<std::string> rows;                // method labels, in order of first appearance
+  std::vector<std::string> columns;             // "resnet50 (outputs)", or "resnet50" for a model with only FP32 runs
   std::vector<std::vector<std::string>> cells;  // [row][column]: top-1 with two decimals, or empty
 };
 

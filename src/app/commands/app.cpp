@@ -11,13 +11,13 @@
 #include <torch/csrc/jit/runtime/jit_exception.h>
 
 #include "quantsim/app/cli.h"
-#include "quantsim/core/errors.h"
-#include "quantsim/core/message_text.h"
 #include "quantsim/app/commands/gate_command.h"
 #include "quantsim/app/commands/merge_command.h"
 #include "quantsim/app/commands/report_command.h"
-#include "quantsim/app/runs.h"
 #include "quantsim/app/commands/sweep_command.h"
+#include "quantsim/app/runs.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/message_text.h"
 #include "quantsim/graph/torchscript_loading.h"
 
 namespace quantsim {

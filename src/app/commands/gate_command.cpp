@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/results/accuracy_gate.h"
+#include "quantsim/app/commands/subcommand_args.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/json_nesting.h"
-#include "quantsim/app/commands/subcommand_args.h"
+#include "quantsim/results/accuracy_gate.h"
 
 namespace quantsim {
 namespace {
@@ -76,8 +76,7 @@ int write_baseline(const std::string& baseline_path, const std::string& results_
     file = read_json_file(baseline_path);
     previous = parse_gate_baseline(nlohmann::json::parse(file.dump()), baseline_path);
   }
-  const std::vector<GateEntry> entries =
-      baseline_from_results(read_results_file(results_path), previous, tolerance);
+  const std::vector<GateEntry> entries = baseline_from_results(read_results_file(results_path), previous, tolerance);
   if (entries.empty()) throw UserError(fmt::format("{}: no results line to make a baseline of", results_path));
   file["entries"] = gate_entries_to_json(entries);
   write_file_atomically(baseline_path, baseline_file_text(file));
@@ -100,11 +99,10 @@ int run_gate_command(const std::vector<std::string>& args) {
   const double tolerance = subcommand_non_negative_real(options, r, "tolerance");
   if (r.count("write-baseline")) return write_baseline(baseline_path, results_path, tolerance);
 
-  const std::vector<GateEntry> baseline =
-      parse_gate_baseline(nlohmann::json::parse(read_json_file(baseline_path).dump()), baseline_path);
+  const std::vector<GateEntry> baseline = parse_gate_baseline(
+      nlohmann::json::parse(read_json_file(baseline_path).dump()), baseline_path);
   if (baseline.empty()) throw UserError(fmt::format("{}: the baseline has no entries", baseline_path));
-  const std::vector<GateCheck> checks =
-      check_accuracy_gate(baseline, read_results_file(results_path));
+  const std::vector<GateCheck> checks = check_accuracy_gate(baseline, read_results_file(results_path));
   std::fputs(render_gate_checks(checks).c_str(), stdout);
   const int64_t failed = failed_checks(checks);
   if (failed == 0) {

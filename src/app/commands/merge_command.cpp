@@ -5,13 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "quantsim/app/commands/subcommand_args.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/percent.h"
+#include "quantsim/data/shard.h"
 #include "quantsim/results/result_record.h"
 #include "quantsim/results/results_log.h"
-#include "quantsim/data/shard.h"
-#include "quantsim/app/commands/subcommand_args.h"
 
 namespace quantsim {
 namespace {
@@ -179,13 +179,14 @@ int run_merge_command(const std::vector<std::string>& args) {
   for (const ResultRecord& record : merged) {
     append_result(out, record.to_json());
     if (record.mode == "dynamic") {
-      std::fprintf(stderr, "quant-sim merge: warning: %s %s has dynamic ranges (-sm no), computed per batch; its "
+      std::fprintf(stderr,
+                   "quant-sim merge: warning: %s %s has dynamic ranges (-sm no), computed per batch; its "
                    "shards batched other images together, so it may differ from an unsharded run\n",
                    record.model_name.c_str(), written_precision(record).c_str());
     }
-    std::printf("%s %s: merged %d shards: top-1 %.2f%%  top-5 %.2f%%  (%lld images) -> %s\n",
-                record.model_name.c_str(), written_precision(record).c_str(), static_cast<int>(*record.merged_from),
-                record.top1, *record.top5, static_cast<long long>(*record.images), out.c_str());
+    std::printf("%s %s: merged %d shards: top-1 %.2f%%  top-5 %.2f%%  (%lld images) -> %s\n", record.model_name.c_str(),
+                written_precision(record).c_str(), static_cast<int>(*record.merged_from), record.top1, *record.top5,
+                static_cast<long long>(*record.images), out.c_str());
   }
   return 0;
 }

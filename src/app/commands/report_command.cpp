@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "quantsim/app/commands/subcommand_args.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/results/results_table.h"
-#include "quantsim/app/commands/subcommand_args.h"
 
 namespace quantsim {
 namespace {
@@ -25,8 +25,7 @@ cxxopts::Options report_options() {
   options.add_options()("results", "results file", cxxopts::value<std::string>())(
       "format", "table | csv | markdown", cxxopts::value<std::string>()->default_value("table"))(
       "out", "write the table to FILE (atomically; '-', a FIFO or a device: in place) instead of stdout",
-      cxxopts::value<std::string>())(
-      "h,help", "print this help");
+      cxxopts::value<std::string>())("h,help", "print this help");
   return options;
 }
 

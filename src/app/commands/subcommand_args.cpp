@@ -32,8 +32,8 @@ cxxopts::ParseResult parse_subcommand_args(cxxopts::Options& options, const std:
     }
     return result;
   } catch (const cxxopts::exceptions::exception& e) {
-    throw UserError(fmt::format("{}: bad command line: {} (see {} --help)", options.program(), e.what(),
-                                options.program()));
+    throw UserError(
+        fmt::format("{}: bad command line: {} (see {} --help)", options.program(), e.what(), options.program()));
   }
 }
 

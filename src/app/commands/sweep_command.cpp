@@ -4,11 +4,11 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/core/atomic_file.h"
-#include "quantsim/core/errors.h"
 #include "quantsim/app/commands/subcommand_args.h"
 #include "quantsim/app/sweep/sweep_plan.h"
 #include "quantsim/app/sweep/sweep_runner.h"
+#include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 
 namespace quantsim {
 namespace {

@@ -10,12 +10,12 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/core/atomic_file.h"
 #include "quantsim/app/cli.h"
+#include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
-#include "quantsim/core/message_text.h"
-#include "quantsim/core/json_nesting.h"
 #include "quantsim/core/json_integer.h"
+#include "quantsim/core/json_nesting.h"
+#include "quantsim/core/message_text.h"
 #include "quantsim/core/sha256.h"
 #include "quantsim/quant/statistics_store.h"
 
@@ -27,8 +27,8 @@ using Json = nlohmann::ordered_json;
 
 // Flags the sweep derives from the file's own fields; repeating them in a flag list would contradict the file.
 const std::set<std::string> kSweepOwnedFlags = {
-    "model", "a", "arch", "models-dir", "data", "calib-data", "stats-dir", "results", "label", "sweep-key",
-    "qtype", "qw", "qweight", "shard", "save-logits", "h", "help", "version"};
+    "model",     "a",     "arch", "models-dir", "data",  "calib-data",  "stats-dir", "results", "label",
+    "sweep-key", "qtype", "qw",   "qweight",    "shard", "save-logits", "h",         "help",    "version"};
 
 // Where the file's entries are resolved and named in messages.
 struct FileContext {
@@ -104,8 +104,7 @@ std::string flag_name(const std::string& arg) {
   return arg.substr(start, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - start);
 }
 
-std::vector<std::string> flag_list(const FileContext& ctx, const Json& value, const std::string& where,
-                                   bool method) {
+std::vector<std::string> flag_list(const FileContext& ctx, const Json& value, const std::string& where, bool method) {
   if (!value.is_array()) ctx.fail(where, "must be a list of command-line words, e.g. [\"-c\", \"laplace\"]");
   std::vector<std::string> flags;
   for (const Json& word : value) {
@@ -234,8 +233,8 @@ std::vector<Cell> read_cells(const FileContext& ctx, const Json& file, const std
       const Precision precision{parse_bits(ctx, raw["weight_bits"], where + ".weight_bits"),
                                 parse_bits(ctx, raw["act_bits"], where + ".act_bits")};
       check_quantized(ctx, precision, where);
-      cells.push_back({&find_method(ctx, methods, string_field(ctx, raw, "method", where, true), where + ".method"),
-                       precision});
+      cells.push_back(
+          {&find_method(ctx, methods, string_field(ctx, raw, "method", where, true), where + ".method"), precision});
     }
     return cells;
   }
@@ -268,8 +267,8 @@ struct ModelRuns {
   std::string results;
 
   std::vector<std::string> base_args() const {
-    std::vector<std::string> args = {"--model", model.model, "--data", model.data, "--stats-dir", stats_dir,
-                                     "--results", results};
+    std::vector<std::string> args = {"--model",     model.model, "--data",    model.data,
+                                     "--stats-dir", stats_dir,   "--results", results};
     if (!model.calib_data.empty()) args.insert(args.end(), {"--calib-data", model.calib_data});
     args.insert(args.end(), common.begin(), common.end());
     args.insert(args.end(), model.args.begin(), model.args.end());
@@ -302,8 +301,11 @@ struct ModelRuns {
                            {"act_bits", cell.precision.act_bits},
                            {"method", method.name},
                            {"flags", method.flags}};
-    SweepRun run{fmt::format("{}/{}/{}/{}", model.name, precision, method.name, short_hash(identity, 10)), model.name,
-                 method.name, {}, {}};
+    SweepRun run{fmt::format("{}/{}/{}/{}", model.name, precision, method.name, short_hash(identity, 10)),
+                 model.name,
+                 method.name,
+                 {},
+                 {}};
     std::vector<std::string> args = base_args();
     args.insert(args.end(), {"--label", method.name, "--sweep-key", run.key, "--qtype",
                              bits_flag(cell.precision.act_bits), "-qw", bits_flag(cell.precision.weight_bits)});
@@ -338,8 +340,8 @@ SweepPlan sweep_plan_from_json(const Json& file, const std::string& base_dir, co
   const std::vector<ModelEntry> models = read_models(ctx, file);
   const std::vector<Method> methods = read_methods(ctx, file);
   const std::vector<Cell> cells = read_cells(ctx, file, methods);
-  const std::vector<std::string> common =
-      file.contains("common") ? flag_list(ctx, file["common"], "common", false) : std::vector<std::string>{};
+  const std::vector<std::string> common = file.contains("common") ? flag_list(ctx, file["common"], "common", false)
+                                                                  : std::vector<std::string>{};
   if (file.contains("fp32") && !file["fp32"].is_boolean()) ctx.fail("fp32", "must be true or false");
   const bool fp32 = file.value("fp32", true);
   if (!fp32 && cells.empty()) ctx.fail("top level", "no configuration: give \"methods\" or \"fp32\": true");

@@ -7,12 +7,12 @@
 
 #include <fmt/format.h>
 
-#include "quantsim/core/errors.h"
-#include "quantsim/core/file_lock.h"
-#include "quantsim/results/results_file.h"
 #include "quantsim/app/run_inputs.h"
 #include "quantsim/app/runs.h"
+#include "quantsim/core/errors.h"
+#include "quantsim/core/file_lock.h"
 #include "quantsim/quant/statistics_store.h"
+#include "quantsim/results/results_file.h"
 
 namespace quantsim {
 namespace {
@@ -30,8 +30,7 @@ bool reusable_statistics(const std::string& path, const ModelFile& model, ActSit
   if (!fs::exists(path)) return false;
   try {
     const Statistics statistics = load_statistics(path, model.name);
-    return statistics.metadata.model_sha256 == model.sha256 &&
-           statistics.metadata.act_sites == to_string(act_sites);
+    return statistics.metadata.model_sha256 == model.sha256 && statistics.metadata.act_sites == to_string(act_sites);
   } catch (const UserError&) {
     return false;  // corrupt, or of another schema version: collected afresh
   }

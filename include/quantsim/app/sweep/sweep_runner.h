@@ -27,8 +27,8 @@ enum class SweepRunState { kDone, kRunningElsewhere, kPending };
 
 struct SweepSummary {
   int ran = 0;
-  int already_done = 0;       // found in the results file
-  int running_elsewhere = 0;  // claimed by another process
+  int already_done = 0;               // found in the results file
+  int running_elsewhere = 0;          // claimed by another process
   std::vector<std::string> failures;  // "key: reason"
 };
 
