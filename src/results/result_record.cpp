@@ -210,7 +210,7 @@ json typed_fields(const ResultRecord& r) {
 
 }  // namespace
 
-ResultRecord ResultRecord::from_json(const json& record, const std::string& where, RecordChecks checks) {
+ResultRecord ResultRecord::from_json(const json& record, const std::string& where) {
   if (!record.is_object()) throw UserError(fmt::format("{}: not a JSON object", where));
   check_values(record, "", where, 0);
   ResultRecord r;
@@ -246,8 +246,7 @@ ResultRecord ResultRecord::from_json(const json& record, const std::string& wher
   required(record, "top1", where);
   r.top1 = *percent_field(record, "top1", where);
   r.top5 = percent_field(record, "top5", where);
-  const bool whole_line = checks == RecordChecks::kWholeLine;
-  if (whole_line && r.top5 && *r.top5 < r.top1) {
+  if (r.top5 && *r.top5 < r.top1) {
     refuse(where, "top5", fmt::format("{} is less than top1 ({})", *r.top5, r.top1));
   }
   r.images = count_field(record, "images", 1, where);
@@ -255,7 +254,7 @@ ResultRecord ResultRecord::from_json(const json& record, const std::string& wher
   r.top5_correct = count_field(record, "top5_correct", 0, where);
   r.bad_images = count_field(record, "bad_images", 0, where);
   r.merged_from = count_field(record, "merged_from", 1, where);
-  if (whole_line) check_counts(r, where);
+  check_counts(r, where);
 
   r.other_fields = record;
   const json typed = typed_fields(r);

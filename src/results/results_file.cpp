@@ -50,7 +50,7 @@ bool is_blank(const std::string& text) { return text.find_first_not_of(" \t\r") 
 ResultLine::ResultLine(int line_number, nlohmann::json record)
     : line_number(line_number),
       record(std::move(record)),
-      fields(ResultRecord::from_json(this->record, fmt::format("line {}", line_number), RecordChecks::kEachField)) {}
+      fields(ResultRecord::from_json(this->record, fmt::format("line {}", line_number))) {}
 
 ResultLine::ResultLine(int line_number, nlohmann::json record, ResultRecord fields)
     : line_number(line_number), record(std::move(record)), fields(std::move(fields)) {}

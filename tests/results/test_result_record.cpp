@@ -112,15 +112,6 @@ TEST(ResultRecordJson, ARecordBuiltInMemoryIsALineTheReadersAccept) {
   EXPECT_EQ(ResultRecord::from_json(line, "f:1").to_json().dump(), line.dump());
 }
 
-TEST(ResultRecordJson, EachFieldChecksLeaveOutOnlyTheChecksAcrossFields) {
-  json line = shard_line("1/2", 10, 3, 7);
-  line["top1"] = 0.0;  // disagrees with 3 of 10
-  EXPECT_THROW(ResultRecord::from_json(line, "f:1"), UserError);
-  EXPECT_EQ(ResultRecord::from_json(line, "f:1", RecordChecks::kEachField).top1_correct, 3);
-  line["images"] = "ten";  // a field of the wrong type is refused either way
-  EXPECT_THROW(ResultRecord::from_json(line, "f:1", RecordChecks::kEachField), UserError);
-}
-
 TEST(ResultRecordJson, ALineBuiltInMemoryCarriesItsFields) {
   const ResultLine line(4, shard_line("1/2", 10, 3, 7));
   EXPECT_EQ(line.line_number, 4);

@@ -6,6 +6,7 @@
 
 #include "quantsim/app/commands/merge_command.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/core/percent.h"
 #include "quantsim/data/shard.h"
 #include "quantsim/results/results_file.h"
 #include "support/fixtures.h"
@@ -96,8 +97,8 @@ TEST_F(ShardMerge, ShardLargerThanTheSelectionIsRefused) {
 
 ResultLine shard_line(int line_number, const std::string& shard, int64_t images, int64_t top1, int64_t top5) {
   return {line_number,
-          {{"top1", 0.0},
-           {"top5", 0.0},
+          {{"top1", percent(top1, images)},
+           {"top5", percent(top5, images)},
            {"images", images},
            {"top1_correct", top1},
            {"top5_correct", top5},

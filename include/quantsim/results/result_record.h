@@ -12,12 +12,6 @@
 
 namespace quantsim {
 
-// How much of a line ResultRecord::from_json checks.
-enum class RecordChecks {
-  kWholeLine,  // every field, and the fields against each other: what read_results_file and append_result use
-  kEachField,  // each field on its own (type, range), not counts against images or percentages against counts
-};
-
 // A results line as its readers understand it: the fields that merge, report, gate and sweep interpret, typed, and
 // what they do not interpret (model, device, fields of newer versions, ...) kept as it was, so that to_json gives
 // the line back and merge writes its merged line through this type.
@@ -47,8 +41,7 @@ struct ResultRecord {
 
   // Checks `record` and returns its fields. Throws UserError "<where>: <field>: <what is wrong>" (one line) for the
   // first impossible field; `where` is "FILE:LINE".
-  static ResultRecord from_json(const nlohmann::json& record, const std::string& where,
-                                RecordChecks checks = RecordChecks::kWholeLine);
+  static ResultRecord from_json(const nlohmann::json& record, const std::string& where);
 
   // The line: other_fields with every field above that holds a value written over it, shard and sweep_key into
   // config. from_json(r.to_json()) gives r back.

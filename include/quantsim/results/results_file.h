@@ -13,8 +13,7 @@ namespace quantsim {
 // One line of a results file. Readers use `fields`; `record` is the line as the file holds it, for callers that
 // print or compare it (`fields` is read once, when the line is made: changing `record` later does not change it).
 struct ResultLine {
-  // A line built in memory (unit tests of the readers): its fields are read with RecordChecks::kEachField, so that a
-  // test can give counts without percentages to match; errors name "line N".
+  // A line built in memory, checked as read_results_file checks a line; errors name "line N".
   ResultLine(int line_number, nlohmann::json record);
   // A line read_results_file has checked, with the fields it read.
   ResultLine(int line_number, nlohmann::json record, ResultRecord fields);
