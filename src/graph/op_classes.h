@@ -1,5 +1,5 @@
 #pragma once
-// Which graph nodes matter to quantization: layers, ReLU-like activations, pools, and the supported-op check.
+// Which graph nodes matter to quantization: layers, ReLU-like activations, pools, shape queries.
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <string>
