@@ -8,6 +8,7 @@ Plus small modules with ops quant-sim does not support. Run with an interpreter 
 """
 import os
 import sys
+from typing import NamedTuple, Optional
 
 import torch
 import torchvision
@@ -69,6 +70,29 @@ class TupleOutput(torch.nn.Module):
         return torch.relu(self.conv(x))
 
 
+class Outputs(NamedTuple):
+    features: torch.Tensor
+    logits: torch.Tensor
+    aux: Optional[torch.Tensor]
+
+
+class NamedTupleOutput(torch.nn.Module):
+    """Returns a named tuple as googlenet/inception_v3 do when scripted: a 4-D features field before the logits, and
+    an auxiliary field that is None in eval mode."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.fc = torch.nn.Linear(4, 5)
+
+    def forward(self, x) -> Outputs:
+        features = torch.relu(self.conv(x))
+        logits = self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(features, 1), 1))
+        aux: Optional[torch.Tensor] = None
+        if self.training:
+            aux = logits * 2
+        return Outputs(features, logits, aux)
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -78,12 +102,14 @@ def main():
         "resnet50": torchvision.models.resnet50(),
         "vgg16_bn": torchvision.models.vgg16_bn(),
         "mobilenet_v2": torchvision.models.mobilenet_v2(),
+        # Scripted, returns GoogLeNetOutputs(logits, aux_logits2, aux_logits1), the aux entries None in eval mode.
+        "googlenet": torchvision.models.googlenet(aux_logits=True, init_weights=False),
     }
     for name, model in models.items():
         scripted = torch.jit.script(tiny_parameters(model).eval())
         scripted.save(os.path.join(out_dir, name + ".pt"))
     for name, model in {"unsupported_sigmoid": Unsupported(), "unsupported_matmul": MatmulNet(),
-                        "spatial_output": TupleOutput()}.items():
+                        "spatial_output": TupleOutput(), "named_tuple_output": NamedTupleOutput()}.items():
         torch.jit.script(model.eval()).save(os.path.join(out_dir, name + ".pt"))
 
 
