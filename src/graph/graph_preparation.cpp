@@ -7,7 +7,7 @@
 #include <torch/csrc/jit/passes/remove_mutation.h>
 
 #include "op_classes.h"
-#include "op_support.h"
+#include "op_rule.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/graph/torchscript_loading.h"
 
@@ -25,14 +25,14 @@ torch::jit::Module freeze(torch::jit::Module& module, const std::string& model_p
   }
 }
 
-void simplify(std::shared_ptr<torch::jit::Graph>& graph) {
+void simplify(std::shared_ptr<torch::jit::Graph>& graph, bool fold_batch_norm) {
   torch::jit::removeDropout(graph);  // identity in eval mode
   // relu_ -> relu, add_ -> add where provably equivalent: site ops can then return new tensors without later
   // in-place ops writing into what a handler observed.
   torch::jit::RemoveTensorMutation(graph);
   // docs/QUANTIZATION.md, section 4: BN directly following a conv is folded into its weight and bias before anything is
   // quantized.
-  torch::jit::FoldFrozenConvBatchnorm(graph);
+  if (fold_batch_norm) torch::jit::FoldFrozenConvBatchnorm(graph);
   torch::jit::EliminateDeadCode(graph);
 }
 
@@ -60,13 +60,13 @@ std::unordered_map<const torch::jit::Node*, std::string> record_layer_paths(cons
 
 }  // namespace
 
-FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path) {
+FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path, bool fold_batch_norm) {
   if (!module.find_method("forward")) throw UserError("model " + model_path + " has no forward method");
   FrozenModel frozen{freeze(module, model_path), nullptr, {}};
   frozen.graph = frozen.module.get_method("forward").graph();
   frozen.layer_paths = record_layer_paths(*frozen.graph);
-  simplify(frozen.graph);
-  check_supported_ops(*frozen.graph->block(), model_path);
+  simplify(frozen.graph, fold_batch_norm);
+  check_quantizable_ops(*frozen.graph->block(), model_path);
   return frozen;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // From a loaded TorchScript module to the graph quant-sim instruments: eval mode, frozen (weights become constants),
-// dropout removed, in-place ops made functional, BatchNorm folded into the preceding conv, ops checked.
+// dropout removed, in-place ops made functional, BatchNorm folded into the preceding conv, ops checked
+// against the rule of op_rule.h.
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/ir.h>
 
@@ -22,7 +23,8 @@ struct FrozenModel {
 
 // Deliberately not torch::jit::freeze's full optimization: that also concatenates linears and folds conv+add/mul,
 // which would change which tensors exist. Only the passes that keep every conv/linear/activation as its own node run.
-// Throws UserError (naming `model_path`) when freezing fails or an unsupported op remains.
-FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path);
+// `fold_batch_norm` false keeps every BatchNorm as its own float op. Throws UserError (naming `model_path`) when
+// freezing fails or an op that cannot be simulated remains (op_rule.h).
+FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path, bool fold_batch_norm);
 
 }  // namespace quantsim::graph

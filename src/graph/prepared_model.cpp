@@ -15,6 +15,7 @@
 #include "graph_preparation.h"
 #include "layer_discovery.h"
 #include "node_naming.h"
+#include "op_rule.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/graph/torchscript_loading.h"
@@ -31,6 +32,7 @@ struct PreparedModel::Impl {
   std::vector<graph::LayerNode> layer_nodes;
   std::vector<Layer> layers;  // public view of layer_nodes[i].layer
   std::vector<Site> sites;
+  std::vector<FloatOp> float_ops;
   c10::Device device{c10::kCPU};
   // Compiled lazily, once the graph is final; dropped when constants move to another device.
   mutable std::mutex code_mutex;
@@ -75,12 +77,13 @@ PreparedModel PreparedModel::load(const std::string& path, const PrepareOptions&
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
-  impl->frozen = graph::freeze_for_quantization(graph::load_torchscript(path), path);
+  impl->frozen = graph::freeze_for_quantization(graph::load_torchscript(path), path, options.fold_batch_norm);
   torch::jit::Graph& graph = *impl->frozen.graph;
   const graph::OpIndexNamer namer(graph);  // before any node is added: names must not depend on instrumentation
   impl->layer_nodes = graph::find_layers(graph, namer, impl->frozen.layer_paths, path);
   torch::jit::EliminateDeadCode(impl->frozen.graph);  // the shared weight constants the layers no longer read
   for (const graph::LayerNode& node : impl->layer_nodes) impl->layers.push_back(node.layer);
+  impl->float_ops = graph::find_float_ops(*graph.block());
   std::vector<graph::SitePlan> plans = graph::find_sites(graph, impl->layer_nodes, namer, options.act_sites);
   for (const graph::SitePlan& plan : plans) impl->sites.push_back(plan.site);
   if (options.instrument) graph::insert_site_ops(graph, plans);
@@ -96,6 +99,7 @@ const std::string& PreparedModel::path() const { return impl_->path; }
 const PrepareOptions& PreparedModel::options() const { return impl_->options; }
 const std::vector<Layer>& PreparedModel::layers() const { return impl_->layers; }
 const std::vector<Site>& PreparedModel::sites() const { return impl_->sites; }
+const std::vector<FloatOp>& PreparedModel::float_ops() const { return impl_->float_ops; }
 c10::Device PreparedModel::device() const { return impl_->device; }
 
 void PreparedModel::set_layer_weight(int64_t index, const at::Tensor& weight) {
@@ -117,7 +121,7 @@ void PreparedModel::to(const c10::Device& device) {
   std::lock_guard<std::mutex> lock(impl_->code_mutex);
   move_constants(*impl_->frozen.graph->block(), device);
   for (graph::LayerNode& node : impl_->layer_nodes) {
-    node.live_weight = node.weight_constant->t(c10::attr::value);
+    node.live_weight = graph::live_weight_of(node, node.weight_constant->t(c10::attr::value));
     node.layer.original_weight = node.layer.original_weight.to(device);
     if (node.layer.bias.defined()) node.layer.bias = node.layer.bias.to(device);
     impl_->layers[node.layer.index] = node.layer;

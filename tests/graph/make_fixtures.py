@@ -3,7 +3,7 @@
 
 Torchvision architectures with random weights, stored as stride-0 views of one random number each so that
 even VGG-16 saves in a few kilobytes: the tests check graph structure (sites, names, folding), not accuracy.
-Plus small modules with ops quant-sim does not support. Run with an interpreter that has torch + torchvision
+Plus small modules for the op rule: ops that run in float, and a product quant-sim refuses. Run with an interpreter that has torch + torchvision
 (/usr/bin/python3 on Debian).
 """
 import os
@@ -39,8 +39,8 @@ class SigmoidHead(torch.nn.Module):
         return torch.flatten(self.act(self.conv(x)), 1)
 
 
-class Unsupported(torch.nn.Module):
-    """Puts the unsupported op inside a named submodule so that the error can name its module path."""
+class SigmoidNet(torch.nn.Module):
+    """An activation that is not ReLU-like, inside a named submodule: it runs in float and is listed with its path."""
     def __init__(self):
         super().__init__()
         self.head = SigmoidHead()
@@ -50,14 +50,57 @@ class Unsupported(torch.nn.Module):
         return self.fc(self.head(x))
 
 
-class MatmulNet(torch.nn.Module):
+class MatmulHead(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = torch.nn.Conv2d(3, 4, 3)
         self.proj = torch.nn.Parameter(torch.randn(4 * 6 * 6, 3))
 
     def forward(self, x):
-        return torch.matmul(torch.flatten(self.conv(x), 1), self.proj)
+        return torch.matmul(torch.flatten(x, 1), self.proj)
+
+
+class ActivationMatmul(torch.nn.Module):
+    def forward(self, x):
+        flat = torch.flatten(x, 1)
+        return torch.matmul(flat, flat.t())
+
+
+class ActivationMatmulNet(torch.nn.Module):
+    """A product of two activations (no weight): refused, naming the module."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.head = ActivationMatmul()
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+
+class MatmulNet(torch.nn.Module):
+    """A weight multiplied by matmul, not by a linear: a quantized layer named after its module."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.head = MatmulHead()
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+
+class PreActivationNet(torch.nn.Module):
+    """BatchNorm -> ReLU -> conv (a pre-activation block): the BatchNorm follows no conv, so it stays a float op."""
+    def __init__(self):
+        super().__init__()
+        self.conv0 = torch.nn.Conv2d(3, 4, 3)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.conv1 = torch.nn.Conv2d(4, 5, 3)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.5, 0.5)
+            self.bn.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x):
+        y = self.conv0(x)
+        return torch.flatten(self.conv1(torch.relu(self.bn(y + 1.0))), 1).mean(1, keepdim=True).repeat(1, 3)
 
 
 class TupleOutput(torch.nn.Module):
@@ -93,6 +136,37 @@ class NamedTupleOutput(torch.nn.Module):
         return Outputs(features, logits, aux)
 
 
+class ConvBnBlock(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(8)
+        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return torch.relu(x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+
+class ConvBnNet(torch.nn.Module):
+    """Conv-BN pairs in a residual block with ordinary (not broadcast) random weights and BN statistics: preparing
+    it without folding must not change a bit of its output."""
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.block = ConvBnBlock()
+        self.fc = torch.nn.Linear(8, 5)
+        with torch.no_grad():
+            for bn in (self.block.bn1, self.block.bn2):
+                bn.running_mean.uniform_(-0.5, 0.5)
+                bn.running_var.uniform_(0.5, 2.0)
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.uniform_(-0.2, 0.2)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(self.block(self.stem(x)), 1), 1))
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -108,7 +182,9 @@ def main():
     for name, model in models.items():
         scripted = torch.jit.script(tiny_parameters(model).eval())
         scripted.save(os.path.join(out_dir, name + ".pt"))
-    for name, model in {"unsupported_sigmoid": Unsupported(), "unsupported_matmul": MatmulNet(),
+    for name, model in {"sigmoid_net": SigmoidNet(), "weight_matmul": MatmulNet(),
+                        "activation_matmul": ActivationMatmulNet(), "pre_activation": PreActivationNet(),
+                        "conv_bn_net": ConvBnNet(),
                         "spatial_output": TupleOutput(), "named_tuple_output": NamedTupleOutput()}.items():
         torch.jit.script(model.eval()).save(os.path.join(out_dir, name + ".pt"))
 

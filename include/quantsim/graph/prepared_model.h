@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "quantsim/graph/activation_site.h"
+#include "quantsim/graph/float_op.h"
 #include "quantsim/graph/model_output.h"
 #include "quantsim/quant/choices.h"
 #include "quantsim/quant/model_layer.h"
@@ -32,13 +33,18 @@ struct PrepareOptions {
   ActSites act_sites = ActSites::kOutputs;
   // false: sites are listed but no site op is inserted (the plain frozen, BN-folded model; for comparisons).
   bool instrument = true;
+  // false: BatchNorm after a conv stays a float op instead of being folded into the conv (docs/QUANTIZATION.md,
+  // section 4). Folding re-associates float arithmetic, so only an unfolded graph can equal the original module's
+  // logits bit for bit; tests compare the two this way.
+  bool fold_batch_norm = true;
   // Which element of a tuple, list or dict output is the logits (--output); forward() returns just that tensor.
   OutputChoice output = {};
 };
 
 class PreparedModel {
  public:
-  // Throws UserError for a missing or unreadable file, a graph that cannot be frozen, or an unsupported op.
+  // Throws UserError for a missing or unreadable file, a graph that cannot be frozen, or an op that cannot be
+  // simulated (docs/QUANTIZATION.md, section 4).
   static PreparedModel load(const std::string& path, const PrepareOptions& options = {});
 
   PreparedModel(PreparedModel&&) noexcept;
@@ -51,6 +57,8 @@ class PreparedModel {
   const std::vector<Layer>& layers() const;
   // Activation sites for options().act_sites; Site::id is the position and what SiteHandler receives.
   const std::vector<Site>& sites() const;
+  // The ops that run in float (everything but the layers), in graph order, before any site op was inserted.
+  const std::vector<FloatOp>& float_ops() const;
 
   // Makes layer `index` compute with `weight` (same shape as its original_weight; copied, converted to the
   // layer's dtype/device). Takes effect for every later forward, including already compiled ones.
