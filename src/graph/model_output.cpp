@@ -261,6 +261,22 @@ SelectedOutput select_logits(const c10::IValue& output, const OutputChoice& choi
   return {element.value->toTensor(), {element.step}};
 }
 
+TupleOutputWarningFilter::TupleOutputWarningFilter() : previous_(c10::Warning::get_warning_handler()) {
+  c10::Warning::set_warning_handler(this);
+}
+
+TupleOutputWarningFilter::~TupleOutputWarningFilter() { c10::Warning::set_warning_handler(previous_); }
+
+void TupleOutputWarningFilter::process(const c10::SourceLocation& source_location, const std::string& msg,
+                                       bool verbatim) {
+  // torchvision 0.14: "Scripted GoogleNet always returns GoogleNetOutputs Tuple",
+  // "Scripted Inception3 always returns Inception3 Tuple".
+  const std::string tail = " Tuple";
+  const bool tuple_notice = msg.rfind("Scripted ", 0) == 0 && msg.find(" always returns ") != std::string::npos &&
+                            msg.size() >= tail.size() && msg.compare(msg.size() - tail.size(), tail.size(), tail) == 0;
+  if (!tuple_notice) previous_->process(source_location, msg, verbatim);
+}
+
 at::Tensor logits_tensor(const c10::IValue& output, const std::string& model_path, const OutputChoice& choice) {
   return select_logits(output, choice, model_path).logits;
 }

@@ -136,6 +136,7 @@ at::Tensor PreparedModel::forward(const at::Tensor& input) const {
   at::NoGradGuard no_grad;
   graph::take_site_handler_error();  // forget a failure of an earlier, unrelated call
   try {
+    const graph::TupleOutputWarningFilter quiet;
     torch::jit::InterpreterState(*code).run(stack);
   } catch (const std::exception& e) {
     if (std::exception_ptr handler_error = graph::take_site_handler_error()) std::rethrow_exception(handler_error);

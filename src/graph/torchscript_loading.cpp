@@ -100,6 +100,7 @@ at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, c
                           const OutputChoice& choice) {
   c10::IValue output;
   try {
+    const TupleOutputWarningFilter quiet;
     output = module.forward({input});
   } catch (const std::exception& e) {  // c10::Error from an op, torch::jit::JITException from a `raise`
     throw_forward_failure(path, input.sizes(), e);

@@ -71,6 +71,22 @@ TEST(ExportModel, NumClassesSetsTheHeadAndTheSidecar) {
   EXPECT_EQ(model.forward(graph_test::test_input(2, 3, 64, 64)).sizes(), (std::vector<int64_t>{2, 7}));
 }
 
+// googlenet scripted returns GoogLeNetOutputs(logits, None, None): kept scripted, and quant-sim reads its logits.
+TEST(ExportModel, GoogLeNetStaysScriptedAndItsLogitsAreRead) {
+  if (!python_has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 has no torchvision: export test skipped";
+  const std::string path = export_random("googlenet", "googlenet", "--num-classes 10");
+  ASSERT_FALSE(path.empty());
+  const nlohmann::json sidecar = nlohmann::json::parse(std::ifstream(fs::path(path).replace_extension(".json")));
+  const std::string format = sidecar["format"];
+  EXPECT_EQ(format.rfind("TorchScript (torch.jit.script, returning GoogLeNetOutputs(logits, aux_logits2, "
+                         "aux_logits1) whose first 2-D tensor (element [0]) is the logits",
+                         0),
+            0u)
+      << format;
+  const PreparedModel model = PreparedModel::load(path, {ActSites::kOutputs});
+  EXPECT_EQ(model.forward(graph_test::test_input(1, 3, 64, 64)).sizes(), (std::vector<int64_t>{1, 10}));
+}
+
 TEST(ExportModel, UnknownArchIsAOneLineError) {
   if (!python_has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 has no torchvision: export test skipped";
   const std::string command = std::string("/usr/bin/python3 ") + QUANTSIM_SOURCE_DIR +

@@ -182,6 +182,26 @@ TEST(SelectLogits, MessagesStayOnOneLine) {
   EXPECT_CONTAINS(error_of(string_dict({{"a\nb", features()}}), "x\ny"), "--output 'x\\ny' is none of its keys");
 }
 
+class RecordingWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation&, const std::string& msg, bool) override { messages.push_back(msg); }
+  std::vector<std::string> messages;
+};
+
+TEST(TupleOutputWarningFilter, DropsOnlyTorchvisionsTupleNotice) {
+  RecordingWarnings recorded;
+  const c10::Warning::WarningHandlerGuard record(&recorded);
+  {
+    const graph::TupleOutputWarningFilter quiet;
+    TORCH_WARN("Scripted GoogleNet always returns GoogleNetOutputs Tuple");
+    TORCH_WARN("Scripted Inception3 always returns Inception3 Tuple");
+    TORCH_WARN("something else");
+  }
+  TORCH_WARN("Scripted GoogleNet always returns GoogleNetOutputs Tuple");  // the filter is gone
+  EXPECT_EQ(recorded.messages,
+            (std::vector<std::string>{"something else", "Scripted GoogleNet always returns GoogleNetOutputs Tuple"}));
+}
+
 // --- Scripted models: conv 3->4 (3x3) -> relu = features [N, 4, H-2, W-2]; logits = mean over H, W [N, 4]. ---
 
 // The model whose forward returns `returned` (an expression of `features` and `logits`), saved to `path`.

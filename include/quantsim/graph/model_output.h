@@ -4,6 +4,7 @@
 // scripted, return the named tuples GoogLeNetOutputs / InceptionOutputs with None auxiliary logits in eval mode).
 // By default the first 2-D tensor element; --output KEY|INDEX (docs/CLI.md) names one.
 #include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
 
 #include <cstdint>
 #include <string>
@@ -57,6 +58,23 @@ std::string describe_output(const c10::IValue& output);
 
 // The steps in Python subscript form, e.g. "[0]" or "['logits']"; "" for the tensor itself.
 std::string path_text(const OutputPath& path);
+
+// While alive, drops (in this thread: LibTorch keeps one handler per thread) the warning torchvision's scripted
+// googlenet and inception_v3 emit on every forward ("Scripted GoogleNet always returns GoogleNetOutputs Tuple"):
+// quant-sim reads the logits from that tuple, and one line per batch would bury the run's output. Every other warning
+// goes to the handler installed before.
+class TupleOutputWarningFilter : public c10::WarningHandler {
+ public:
+  TupleOutputWarningFilter();
+  ~TupleOutputWarningFilter() override;
+  TupleOutputWarningFilter(const TupleOutputWarningFilter&) = delete;
+  TupleOutputWarningFilter& operator=(const TupleOutputWarningFilter&) = delete;
+
+  void process(const c10::SourceLocation& source_location, const std::string& msg, bool verbatim) override;
+
+ private:
+  c10::WarningHandler* previous_;
+};
 
 }  // namespace graph
 }  // namespace quantsim
