@@ -5,8 +5,12 @@
         --out ~/aciq_data/models/resnet50.pt
 
 writes resnet50.pt (torch.jit.script, falling back to torch.jit.trace if scripting
-fails or does not yield a plain logits tensor; eval mode) and resnet50.json next to it,
-with the same keys as the shared sidecars (see shared/data/README.md).
+fails or its logits differ from the eager model's; eval mode) and resnet50.json next to it,
+with the same keys as the shared sidecars (see shared/data/README.md). A scripted module
+may return a tuple, named tuple, list or dict holding the logits: googlenet and
+inception_v3 export scripted, returning GoogLeNetOutputs / InceptionOutputs (logits,
+None aux logits), which quant-sim reads as it reads any such output (its first 2-D
+tensor, or --output); the sidecar's "format" says so.
 
 Preprocessing defaults to torchvision's classic ImageNet eval transform (resize shorter
 side 256, center crop 224, bilinear, ImageNet mean/std). If the weights file name is
@@ -98,20 +102,21 @@ def check_keys(expected, state, arch, weights_path):
         raise ExportError(f"weights {weights_path} do not fit {arch}: " + ", ".join(parts))
 
 
-def build_model(arch, weights_path, seed):
-    """The torchvision model in eval mode, with weights from the .pth or seeded random ones."""
+def build_model(arch, weights_path, seed, num_classes=1000):
+    """The torchvision model in eval mode, with weights from the .pth or seeded random ones,
+    and a classifier head of num_classes outputs."""
     import torch
     import torchvision.models as tvm
 
     torch.manual_seed(seed)  # also makes random init reproducible
-    kwargs = {}
+    kwargs = {"num_classes": num_classes}
     if arch in ("inception_v3", "googlenet"):
         # Their checkpoints carry the auxiliary classifiers; build them so loading is
         # strict (unused in eval mode). torchvision's released weights for these two
         # were ported from TF and expect transform_input=True (it re-maps ImageNet
         # mean/std inputs to [-1, 1]); torchvision sets it whenever it loads weights.
-        kwargs = {"aux_logits": True, "init_weights": weights_path is None,
-                  "transform_input": weights_path is not None}
+        kwargs.update({"aux_logits": True, "init_weights": weights_path is None,
+                       "transform_input": weights_path is not None})
     model = tvm.get_model(arch, weights=None, **kwargs)
     if weights_path is not None:
         state = load_state_dict(weights_path)
@@ -124,10 +129,43 @@ def build_model(arch, weights_path, seed):
     return model.eval()
 
 
+def first_2d_tensor(out):
+    """What quant-sim takes as the logits of a forward's output (docs/QUANTIZATION.md, section 7): the tensor
+    itself, or the first 2-D tensor element of a tuple, named tuple, list or dict (insertion order), searching
+    nested ones after the outer level. (position text, tensor), or (None, None)."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return "", out
+    level = [("", out)]
+    for _ in range(3):
+        nested = []
+        for where, value in level:
+            if isinstance(value, dict):
+                items = [(f"{where}[{k!r}]", v) for k, v in value.items()]
+            elif isinstance(value, (tuple, list)):
+                items = [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+            else:
+                continue
+            for item_where, item in items:
+                if isinstance(item, torch.Tensor) and item.dim() == 2:
+                    return item_where, item
+                nested.append((item_where, item))
+        level = nested
+    return None, None
+
+
+def describe_output(out):
+    """'GoogLeNetOutputs(logits, aux_logits2, aux_logits1)', 'tuple', 'dict', ...: for the sidecar's format."""
+    fields = getattr(type(out), "_fields", None)
+    return f"{type(out).__name__}({', '.join(fields)})" if fields else type(out).__name__
+
+
 def to_torchscript(model, input_size):
-    """Script the model; trace it when scripting fails or when the scripted module does
-    not return a [1, num_classes] tensor (e.g. inception_v3/googlenet return a
-    namedtuple when scripted). Returns (module, how)."""
+    """Script the model; trace it when scripting fails or when the scripted module's logits (the tensor it returns,
+    or the first 2-D tensor element of its tuple, named tuple, list or dict, as quant-sim reads it) differ from the
+    eager model's. inception_v3 and googlenet stay scripted: they return the named tuples InceptionOutputs /
+    GoogLeNetOutputs (logits first, None aux logits in eval mode). Returns (module, how)."""
     import torch
 
     example = torch.randn(1, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
@@ -138,9 +176,14 @@ def to_torchscript(model, input_size):
             warnings.simplefilter("ignore")
             scripted = torch.jit.script(model)
             out = scripted(example)
-        if isinstance(out, torch.Tensor) and torch.allclose(out, expected, rtol=1e-4, atol=1e-4):
-            return scripted, "torch.jit.script"
-        reason = "scripted module does not return the logits tensor"
+        where, logits = first_2d_tensor(out)
+        if logits is not None and isinstance(expected, torch.Tensor) and logits.shape == expected.shape and \
+                torch.allclose(logits, expected, rtol=1e-4, atol=1e-4):
+            if isinstance(out, torch.Tensor):
+                return scripted, "torch.jit.script"
+            return scripted, (f"torch.jit.script, returning {describe_output(out)} whose first 2-D tensor "
+                              f"(element {where}) is the logits quant-sim reads")
+        reason = "scripted module does not return the logits tensor or a tuple, list or dict holding it"
     except Exception as e:  # TorchScript raises a zoo of exception types
         reason = f"scripting failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
     print(f"export_model: {reason}; falling back to torch.jit.trace", file=sys.stderr)
@@ -183,6 +226,16 @@ def make_sidecar(args, out, how, release, weights_sha, n_params, pre):
         weights = {"path": os.path.abspath(args.weights), "sha256": weights_sha}
         if release is not None:
             weights["torchvision_release"] = str(release)
+    imagenet = args.num_classes == 1000
+    output = {"kind": "logits (no softmax)", "num_classes": args.num_classes}
+    if imagenet:
+        output["class_order_file"] = "synsets.txt"
+        output["class_order"] = ("ILSVRC2012 classes sorted by wnid (torchvision class index); "
+                                 "synsets.txt is relative to the dataset root")
+    else:
+        # No ImageNet synsets.txt for another class count: quant-sim then takes the class order of the
+        # data (an image folder's sorted class folders, or --synsets).
+        output["class_order"] = "that of the data (e.g. an image folder's sorted class folders)"
     sidecar = {
         "name": os.path.splitext(os.path.basename(out))[0],
         "file": os.path.basename(out),
@@ -190,19 +243,14 @@ def make_sidecar(args, out, how, release, weights_sha, n_params, pre):
         "bytes": os.path.getsize(out),
         "format": f"TorchScript ({how}, saved with torch {torch.__version__}); eval mode",
         "description": f"torchvision.models.{args.arch} (torchvision {torchvision.__version__}), "
-                       f"ImageNet-1k classifier, {n_params:,} parameters",
+                       f"{'ImageNet-1k' if imagenet else f'{args.num_classes}-class'} classifier, "
+                       f"{n_params:,} parameters",
         "source": {"produced_by": "tools/export_model.py", "arch": args.arch},
         "weights": weights,
         "input": {"shape": [1, 3, pre["center_crop"], pre["center_crop"]], "layout": "NCHW",
                   "dtype": "float32", "channel_order": "RGB"},
         "preprocess": pre,
-        "output": {
-            "kind": "logits (no softmax)",
-            "num_classes": 1000,
-            "class_order_file": "synsets.txt",
-            "class_order": "ILSVRC2012 classes sorted by wnid (torchvision class index); "
-                           "synsets.txt is relative to the dataset root",
-        },
+        "output": output,
         # Not measured here: the C++ tool (or an evaluation script) fills this in.
         "accuracy_fp32": {},
     }
@@ -234,7 +282,7 @@ def export(args):
     weights_sha = sha256_file(args.weights) if args.weights else None
     release = torchvision_release(args.arch, args.weights, weights_sha) if args.weights else None
     pre = preprocess_spec(release, args)
-    model = build_model(args.arch, args.weights, args.seed)
+    model = build_model(args.arch, args.weights, args.seed, args.num_classes)
     n_params = sum(p.numel() for p in model.parameters())
     module, how = to_torchscript(model, pre["center_crop"])
 
@@ -252,7 +300,7 @@ def export(args):
         write_atomic(json_path, dump)
     except OSError as e:
         raise ExportError(f"cannot write {args.out}: {e}")
-    print(f"wrote {args.out} ({sidecar['bytes']} bytes, {how.split(' ')[0]}) and {json_path}")
+    print(f"wrote {args.out} ({sidecar['bytes']} bytes, {how.split(' ')[0].rstrip(',')}) and {json_path}")
 
 
 def parse_args(argv):
@@ -268,7 +316,8 @@ def parse_args(argv):
                "Preprocessing: resize shorter side 256, center crop 224, bilinear, ImageNet "
                "mean/std, unless the weights file is a known torchvision release (its own eval "
                "transform is used) or --resize/--crop/--interpolation say otherwise. The sidecar's "
-               "class_order_file is synsets.txt (1000 wnids, sorted), relative to the dataset root.",
+               "class_order_file is synsets.txt (1000 wnids, sorted), relative to the dataset root; with "
+               "--num-classes other than 1000 the sidecar names no class-order file.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", help="torchvision.models classifier name, e.g. resnet50, mobilenet_v2")
     p.add_argument("--weights", metavar="PATH.pth",
@@ -276,6 +325,9 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0,
                    help="seed for random weights (default 0)")
     p.add_argument("--out", metavar="PATH.pt", help="TorchScript file to write; sidecar goes to PATH.json")
+    p.add_argument("--num-classes", type=int, default=1000, metavar="N",
+                   help="classifier outputs, passed to the torchvision constructor (default 1000); "
+                        "recorded as the sidecar's output.num_classes")
     p.add_argument("--resize", type=int, help="override: resize shorter side to this many pixels")
     p.add_argument("--crop", type=int, help="override: center crop size (also the input size)")
     p.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest"],
@@ -284,6 +336,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if not args.list and (args.arch is None or args.out is None):
         p.error("--arch and --out are required")
+    if args.num_classes < 1:
+        p.error(f"--num-classes must be at least 1 (got {args.num_classes})")
     if args.out:
         args.out = os.path.expanduser(args.out)
     if args.weights:
