@@ -116,10 +116,9 @@ std::string text_columns(const std::vector<std::vector<std::string>>& rows) {
   }
   std::string text;
   for (const auto& row : rows) {
-    std::string line = " ";
-    for (size_t i = 0; i < row.size(); ++i)
-      line += " " + (i + 1 < row.size() ? fmt::format("{:<{}}", row[i], widths[i] + 1) : row[i]);
-    text += line.substr(0, line.find_last_not_of(' ') + 1) + "\n";
+    std::string line = "  ";
+    for (size_t i = 0; i < row.size(); ++i) line += fmt::format("{:<{}}  ", row[i], widths[i]);
+    text += line.substr(0, line.find_last_not_of(' ') + 1) + "\n";  // no trailing blanks
   }
   return text;
 }
