@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <exception>
 
 #include "quantsim/graph/site_handler.h"
 
@@ -26,18 +27,30 @@ class QuantizeAtLayerInputs : public SiteHandler {
 
   at::Tensor on_site(int64_t site_id, const at::Tensor& x) override {
     const auto it = layers_at_site_.find(site_id);
-    if (it == layers_at_site_.end()) return x;
-    for (int64_t index : it->second) {  // layers reading one tensor, in layer order
-      const Layer& layer = run_.partial.layers().at(static_cast<size_t>(index));
-      run_.quantize(index, sampled_batch_rows(layer, x, image_indices_, run_.sampling));
+    if (it == layers_at_site_.end() || error_) return x;
+    // Quantizing runs the reference network inside this forward. An exception thrown from here through the
+    // interpreter after such a nested run crashes LibTorch 1.13's interpreter, so it is kept and rethrown by
+    // rethrow_error() once the forward is over.
+    try {
+      for (int64_t index : it->second) {  // layers reading one tensor, in layer order
+        const Layer& layer = run_.partial.layers().at(static_cast<size_t>(index));
+        run_.quantize(index, sampled_batch_rows(layer, x, image_indices_, run_.sampling));
+      }
+    } catch (...) {
+      error_ = std::current_exception();
     }
     return x;
+  }
+
+  void rethrow_error() const {
+    if (error_) std::rethrow_exception(error_);
   }
 
  private:
   GpfqRun& run_;
   const std::vector<int64_t> image_indices_;
   std::map<int64_t, std::vector<int64_t>> layers_at_site_;
+  std::exception_ptr error_;
 };
 
 }  // namespace
@@ -87,8 +100,11 @@ void quantize_in_one_pass(GpfqRun& run) {
   }
   const at::Tensor images = at::cat(run.batches.images);
   QuantizeAtLayerInputs handler(run, std::move(image_indices));
-  ScopedSiteHandler scope(handler);
-  run.partial.forward(images.to(run.partial.device()));
+  {
+    ScopedSiteHandler scope(handler);
+    run.partial.forward(images.to(run.partial.device()));
+  }
+  handler.rethrow_error();
 }
 
 void quantize_with_a_pass_per_layer(GpfqRun& run) {

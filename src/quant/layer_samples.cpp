@@ -56,8 +56,10 @@ at::Tensor conv_rows(const Layer& layer, const at::Tensor& input, const at::Tens
   const at::Tensor image = rows.div(height * width, "floor");
   const at::Tensor position = rows.remainder(height * width);
   const at::Tensor patches = windows.index({image, position.div(width, "floor"), position.remainder(width)});
-  // [m, C, kh, kw] -> [G, m, C/G * kh * kw]: channel-major, the order of the flattened weight of each group.
-  return patches.reshape({rows.size(0), layer.groups, -1}).permute({1, 0, 2}).contiguous();
+  // [m, C, kh, kw] -> [G, m, C/G * kh * kw]: channel-major, the order of the flattened weight of each group. The row
+  // length is spelled out: sampling may keep no row of a small map (m = 0), where -1 would be ambiguous.
+  const int64_t row_length = patches.size(1) / layer.groups * patches.size(2) * patches.size(3);
+  return patches.reshape({rows.size(0), layer.groups, row_length}).permute({1, 0, 2}).contiguous();
 }
 
 at::Tensor linear_rows(const Layer& layer, const at::Tensor& input, const at::Tensor& rows) {

@@ -64,6 +64,20 @@ TEST(LayerSamples, LinearRowsAreTheInputRows) {
   EXPECT_TRUE(at::equal(rows, at::stack({input[2], input[0]}).unsqueeze(0)));
 }
 
+TEST(LayerSamples, NoKeptRowIsAnEmptyMatrixAndGpfqRoundsToNearest) {
+  // Sampling may keep no patch of a small map (a squeeze-and-excitation conv on a 1x1 input, 2 images, p = 0.25).
+  at::manual_seed(2);
+  const Layer layer = conv_layer(at::randn({6, 2, 3, 2}), 2, {2, 1}, {1, 0}, {1, 2});
+  const at::Tensor input = at::randn({2, 4, 9, 8});
+  const at::Tensor rows = layer_input_rows(layer, input, at::empty({0}, at::kLong));
+  EXPECT_EQ(rows.sizes(), (std::vector<int64_t>{2, 0, 2 * 3 * 2}));
+  GpfqLayerOptions options;
+  options.bits = 4;
+  const QuantizedWeight q = gpfq_layer_weight(layer, rows, rows, options);
+  EXPECT_TRUE(at::isfinite(q.weight).all().item<bool>());
+  EXPECT_EQ(q.weight.sizes(), layer.original_weight.sizes());
+}
+
 TEST(LayerSamples, SamplingIsSeededPerLayerAndImage) {
   const std::vector<int64_t> a = sampled_image_rows(10000, 0.25, 7, 3, 5);
   EXPECT_EQ(a, sampled_image_rows(10000, 0.25, 7, 3, 5));
