@@ -58,8 +58,25 @@ class MatmulHead(torch.nn.Module):
         return torch.matmul(torch.flatten(x, 1), self.proj)
 
 
+class ActivationMatmul(torch.nn.Module):
+    def forward(self, x):
+        flat = torch.flatten(x, 1)
+        return torch.matmul(flat, flat.t())
+
+
+class ActivationMatmulNet(torch.nn.Module):
+    """A product of two activations (no weight): refused, naming the module."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.head = ActivationMatmul()
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+
 class MatmulNet(torch.nn.Module):
-    """A weight multiplied by matmul, not by a linear: refused, naming the module."""
+    """A weight multiplied by matmul, not by a linear: a quantized layer named after its module."""
     def __init__(self):
         super().__init__()
         self.conv = torch.nn.Conv2d(3, 4, 3)
@@ -139,7 +156,8 @@ def main():
     for name, model in models.items():
         scripted = torch.jit.script(tiny_parameters(model).eval())
         scripted.save(os.path.join(out_dir, name + ".pt"))
-    for name, model in {"sigmoid_net": SigmoidNet(), "unsupported_matmul": MatmulNet(), "pre_activation": PreActivationNet(),
+    for name, model in {"sigmoid_net": SigmoidNet(), "weight_matmul": MatmulNet(),
+                        "activation_matmul": ActivationMatmulNet(), "pre_activation": PreActivationNet(),
                         "conv_bn_net": ConvBnNet(),
                         "spatial_output": TupleOutput()}.items():
         torch.jit.script(model.eval()).save(os.path.join(out_dir, name + ".pt"))
