@@ -68,6 +68,20 @@ TEST(OpRule, MatmulByAConstantWeightIsALinearLayer) {
   EXPECT_FALSE(at::allclose(model.forward(x), original_logits(path, x), 1e-6, 1e-6));
 }
 
+TEST(OpRule, TensorsOfLinearsAreNeverPerChannel) {
+  QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("token_linear"), "torchvision fixtures");
+  const at::Tensor tokens = at::zeros({2, 36, 6});  // what the linear reads: [N, tokens, features]
+  const PreparedModel paper = PreparedModel::load(path, {ActSites::kOutputs});
+  EXPECT_TRUE(graph_test::site_named(paper, "conv").per_channel_allowed);
+  EXPECT_FALSE(site_allows_per_channel(graph_test::site_named(paper, "mlp"), tokens));
+  const PreparedModel deploy = PreparedModel::load(path, {ActSites::kInputs});
+  ASSERT_EQ(deploy.sites().size(), 3u);
+  EXPECT_TRUE(deploy.sites()[0].per_channel_allowed);  // the image, read by the conv
+  EXPECT_FALSE(site_allows_per_channel(deploy.sites()[1], tokens));
+  EXPECT_TRUE(lists_op(deploy, "aten::gelu"));
+  EXPECT_TRUE(lists_op(deploy, "aten::transpose"));
+}
+
 TEST(OpRule, FloatOpsAreEveryTensorOpButTheLayers) {
   QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("resnet18"), "torchvision fixtures");
   const PreparedModel model = PreparedModel::load(path);
