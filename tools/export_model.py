@@ -98,20 +98,21 @@ def check_keys(expected, state, arch, weights_path):
         raise ExportError(f"weights {weights_path} do not fit {arch}: " + ", ".join(parts))
 
 
-def build_model(arch, weights_path, seed):
-    """The torchvision model in eval mode, with weights from the .pth or seeded random ones."""
+def build_model(arch, weights_path, seed, num_classes=1000):
+    """The torchvision model in eval mode, with weights from the .pth or seeded random ones,
+    and a classifier head of num_classes outputs."""
     import torch
     import torchvision.models as tvm
 
     torch.manual_seed(seed)  # also makes random init reproducible
-    kwargs = {}
+    kwargs = {"num_classes": num_classes}
     if arch in ("inception_v3", "googlenet"):
         # Their checkpoints carry the auxiliary classifiers; build them so loading is
         # strict (unused in eval mode). torchvision's released weights for these two
         # were ported from TF and expect transform_input=True (it re-maps ImageNet
         # mean/std inputs to [-1, 1]); torchvision sets it whenever it loads weights.
-        kwargs = {"aux_logits": True, "init_weights": weights_path is None,
-                  "transform_input": weights_path is not None}
+        kwargs.update({"aux_logits": True, "init_weights": weights_path is None,
+                       "transform_input": weights_path is not None})
     model = tvm.get_model(arch, weights=None, **kwargs)
     if weights_path is not None:
         state = load_state_dict(weights_path)
@@ -183,6 +184,16 @@ def make_sidecar(args, out, how, release, weights_sha, n_params, pre):
         weights = {"path": os.path.abspath(args.weights), "sha256": weights_sha}
         if release is not None:
             weights["torchvision_release"] = str(release)
+    imagenet = args.num_classes == 1000
+    output = {"kind": "logits (no softmax)", "num_classes": args.num_classes}
+    if imagenet:
+        output["class_order_file"] = "synsets.txt"
+        output["class_order"] = ("ILSVRC2012 classes sorted by wnid (torchvision class index); "
+                                 "synsets.txt is relative to the dataset root")
+    else:
+        # No ImageNet synsets.txt for another class count: quant-sim then takes the class order of the
+        # data (an image folder's sorted class folders, or --synsets).
+        output["class_order"] = "that of the data (e.g. an image folder's sorted class folders)"
     sidecar = {
         "name": os.path.splitext(os.path.basename(out))[0],
         "file": os.path.basename(out),
@@ -190,19 +201,14 @@ def make_sidecar(args, out, how, release, weights_sha, n_params, pre):
         "bytes": os.path.getsize(out),
         "format": f"TorchScript ({how}, saved with torch {torch.__version__}); eval mode",
         "description": f"torchvision.models.{args.arch} (torchvision {torchvision.__version__}), "
-                       f"ImageNet-1k classifier, {n_params:,} parameters",
+                       f"{'ImageNet-1k' if imagenet else f'{args.num_classes}-class'} classifier, "
+                       f"{n_params:,} parameters",
         "source": {"produced_by": "tools/export_model.py", "arch": args.arch},
         "weights": weights,
         "input": {"shape": [1, 3, pre["center_crop"], pre["center_crop"]], "layout": "NCHW",
                   "dtype": "float32", "channel_order": "RGB"},
         "preprocess": pre,
-        "output": {
-            "kind": "logits (no softmax)",
-            "num_classes": 1000,
-            "class_order_file": "synsets.txt",
-            "class_order": "ILSVRC2012 classes sorted by wnid (torchvision class index); "
-                           "synsets.txt is relative to the dataset root",
-        },
+        "output": output,
         # Not measured here: the C++ tool (or an evaluation script) fills this in.
         "accuracy_fp32": {},
     }
@@ -234,7 +240,7 @@ def export(args):
     weights_sha = sha256_file(args.weights) if args.weights else None
     release = torchvision_release(args.arch, args.weights, weights_sha) if args.weights else None
     pre = preprocess_spec(release, args)
-    model = build_model(args.arch, args.weights, args.seed)
+    model = build_model(args.arch, args.weights, args.seed, args.num_classes)
     n_params = sum(p.numel() for p in model.parameters())
     module, how = to_torchscript(model, pre["center_crop"])
 
@@ -268,7 +274,8 @@ def parse_args(argv):
                "Preprocessing: resize shorter side 256, center crop 224, bilinear, ImageNet "
                "mean/std, unless the weights file is a known torchvision release (its own eval "
                "transform is used) or --resize/--crop/--interpolation say otherwise. The sidecar's "
-               "class_order_file is synsets.txt (1000 wnids, sorted), relative to the dataset root.",
+               "class_order_file is synsets.txt (1000 wnids, sorted), relative to the dataset root; with "
+               "--num-classes other than 1000 the sidecar names no class-order file.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", help="torchvision.models classifier name, e.g. resnet50, mobilenet_v2")
     p.add_argument("--weights", metavar="PATH.pth",
@@ -276,6 +283,9 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0,
                    help="seed for random weights (default 0)")
     p.add_argument("--out", metavar="PATH.pt", help="TorchScript file to write; sidecar goes to PATH.json")
+    p.add_argument("--num-classes", type=int, default=1000, metavar="N",
+                   help="classifier outputs, passed to the torchvision constructor (default 1000); "
+                        "recorded as the sidecar's output.num_classes")
     p.add_argument("--resize", type=int, help="override: resize shorter side to this many pixels")
     p.add_argument("--crop", type=int, help="override: center crop size (also the input size)")
     p.add_argument("--interpolation", choices=["bilinear", "bicubic", "nearest"],
@@ -284,6 +294,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if not args.list and (args.arch is None or args.out is None):
         p.error("--arch and --out are required")
+    if args.num_classes < 1:
+        p.error(f"--num-classes must be at least 1 (got {args.num_classes})")
     if args.out:
         args.out = os.path.expanduser(args.out)
     if args.weights:
