@@ -81,14 +81,25 @@ std::vector<std::string> layer_names(const std::vector<Node*>& nodes, const OpIn
 // Moves the weight into a constant node of its own (frozen graphs may share equal constants between layers).
 void give_private_weight(torch::jit::Graph& graph, LayerNode& entry) {
   torch::jit::WithInsertPoint guard(entry.node);
-  entry.live_weight = entry.layer.original_weight.clone(at::MemoryFormat::Contiguous);
-  torch::jit::Value* constant = graph.insertConstant(entry.live_weight);
+  const at::Tensor& weight = entry.layer.original_weight;
+  const at::Tensor constant_value = (entry.weight_transposed ? weight.t() : weight).clone(at::MemoryFormat::Contiguous);
+  torch::jit::Value* constant = graph.insertConstant(constant_value);
   constant->setDebugName(entry.layer.name + ".weight");
   entry.node->replaceInput(1, constant);
   entry.weight_constant = constant->node();
+  entry.live_weight = live_weight_of(entry, constant_value);
+}
+
+// A weight matmul computes x @ W with W [in, out]; as a layer its weight is W^T [out, in], as a linear's.
+at::Tensor layer_weight_of(const Node* node, const at::Tensor& constant) {
+  return is_weight_matmul(node) ? constant.t() : constant;
 }
 
 }  // namespace
+
+at::Tensor live_weight_of(const LayerNode& layer, const at::Tensor& constant) {
+  return layer.weight_transposed ? constant.t() : constant;
+}
 
 std::vector<LayerNode> find_layers(torch::jit::Graph& graph, const OpIndexNamer& namer,
                                    const std::unordered_map<const Node*, std::string>& layer_paths,
@@ -117,8 +128,9 @@ std::vector<LayerNode> find_layers(torch::jit::Graph& graph, const OpIndexNamer&
       throw UserError(
           fmt::format("model {}: the weight of layer '{}' is not a constant after freezing", model_path, layer.name));
     }
-    layer.original_weight = weight.clone(at::MemoryFormat::Contiguous);
-    layer.bias = constant_tensor(nodes[i]->input(2));
+    entry.weight_transposed = is_weight_matmul(nodes[i]);
+    layer.original_weight = layer_weight_of(nodes[i], weight).clone(at::MemoryFormat::Contiguous);
+    if (nodes[i]->inputs().size() > 2) layer.bias = constant_tensor(nodes[i]->input(2));
     give_private_weight(graph, entry);
     layers.push_back(std::move(entry));
   }

@@ -19,7 +19,13 @@ struct LayerNode {
   // interpreter's constant table holds this same tensor.
   at::Tensor live_weight;
   torch::jit::Node* weight_constant = nullptr;
+  // A weight matmul's constant is W [in, out]; live_weight is its transposed view [out, in], the layout of
+  // Layer::original_weight, so that writing the view writes the constant.
+  bool weight_transposed = false;
 };
+
+// The tensor a layer's live weight views in its constant (transposed for a weight matmul).
+at::Tensor live_weight_of(const LayerNode& layer, const at::Tensor& constant);
 
 // Layers in graph order with stable names: the module path (from `layer_paths`, see FrozenModel, else the node's
 // call stack), or `<op>_<k>` when there is none; a module path reached by several layers (a module called twice)

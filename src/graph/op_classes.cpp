@@ -30,8 +30,14 @@ bool is_conv_node(const Node* node) {
   return kind_is(node, {"aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::_convolution"});
 }
 
+bool is_weight_matmul(const Node* node) {
+  if (node->kind().toQualString() != std::string("aten::matmul")) return false;
+  auto weight = torch::jit::toIValue(node->input(1));
+  return weight && weight->isTensor() && weight->toTensor().dim() == 2 && !torch::jit::toIValue(node->input(0));
+}
+
 bool is_layer_node(const Node* node) {
-  return is_conv_node(node) || node->kind().toQualString() == std::string("aten::linear");
+  return is_conv_node(node) || node->kind().toQualString() == std::string("aten::linear") || is_weight_matmul(node);
 }
 
 bool is_relu_like(const Node* node) {

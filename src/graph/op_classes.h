@@ -6,8 +6,11 @@
 
 namespace quantsim::graph {
 
-// conv (aten::conv1d/2d/3d, aten::_convolution) or aten::linear.
+// conv (aten::conv1d/2d/3d, aten::_convolution), aten::linear, or a weight matmul (below).
 bool is_layer_node(const torch::jit::Node* node);
+// aten::matmul(x, W) with W a constant 2-D tensor [in, out] and x an activation: a linear layer without bias whose
+// weight is stored transposed.
+bool is_weight_matmul(const torch::jit::Node* node);
 bool is_conv_node(const torch::jit::Node* node);
 
 // relu, relu6, hardtanh with min_val exactly 0, clamp with a constant min exactly 0 (in-place variants included).

@@ -16,7 +16,7 @@ namespace {
 bool is_unquantized_product(const torch::jit::Node* node) {
   static const std::set<std::string> products = {"matmul",  "mm",     "bmm",      "addmm",     "addbmm",
                                                  "baddbmm", "einsum", "bilinear", "tensordot", "chain_matmul"};
-  return node->kind().is_aten() && products.count(op_base_name(node)) > 0;
+  return node->kind().is_aten() && products.count(op_base_name(node)) > 0 && !is_layer_node(node);
 }
 
 std::string describe_location(const torch::jit::Node* node) {
@@ -36,7 +36,7 @@ void check_node(const torch::jit::Node* node, const std::string& model_path) {
   }
   if (is_unquantized_product(node)) {
     throw UserError(fmt::format("model {}: op {} {} multiplies two tensors outside conv/linear; quant-sim quantizes "
-                                "conv and linear layers only and does not simulate {}",
+                                "conv, linear and matmul by a constant 2-D weight, and does not simulate this {}",
                                 model_path, op, describe_location(node), op));
   }
 }

@@ -116,7 +116,7 @@ void PreparedModel::to(const c10::Device& device) {
   std::lock_guard<std::mutex> lock(impl_->code_mutex);
   move_constants(*impl_->frozen.graph->block(), device);
   for (graph::LayerNode& node : impl_->layer_nodes) {
-    node.live_weight = node.weight_constant->t(c10::attr::value);
+    node.live_weight = graph::live_weight_of(node, node.weight_constant->t(c10::attr::value));
     node.layer.original_weight = node.layer.original_weight.to(device);
     if (node.layer.bias.defined()) node.layer.bias = node.layer.bias.to(device);
     impl_->layers[node.layer.index] = node.layer;

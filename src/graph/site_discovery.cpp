@@ -37,6 +37,7 @@ SitePlan layer_output_site(const LayerNode& layer) {
   plan.site.is_logits = layer.layer.last;
   plan.site.first_last = layer.layer.last;
   plan.site.layers = {layer.layer.index};
+  plan.site.per_channel_allowed = layer.layer.kind == LayerKind::kConv;
   const std::vector<Node*> consumers = tensor_consumers(plan.value);
   if (consumers.size() == 1 && is_relu_like(consumers[0]) && consumers[0]->input(0) == plan.value) {
     make_unsigned(plan, consumers[0]);
@@ -99,6 +100,7 @@ std::vector<SitePlan> deploy_sites(const std::vector<LayerNode>& layers, const O
     if (inserted) plans.push_back(layer_input_site(input, layer_of, namer));
     Site& site = plans[it->second].site;
     site.layers.push_back(layer.layer.index);
+    site.per_channel_allowed = site.per_channel_allowed && layer.layer.kind == LayerKind::kConv;
     site.first_last = site.first_last || layer.layer.first || layer.layer.last;
   }
   return plans;

@@ -58,8 +58,25 @@ class MatmulHead(torch.nn.Module):
         return torch.matmul(torch.flatten(x, 1), self.proj)
 
 
+class ActivationMatmul(torch.nn.Module):
+    def forward(self, x):
+        flat = torch.flatten(x, 1)
+        return torch.matmul(flat, flat.t())
+
+
+class ActivationMatmulNet(torch.nn.Module):
+    """A product of two activations (no weight): refused, naming the module."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.head = ActivationMatmul()
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+
 class MatmulNet(torch.nn.Module):
-    """A weight multiplied by matmul, not by a linear: refused, naming the module."""
+    """A weight multiplied by matmul, not by a linear: a quantized layer named after its module."""
     def __init__(self):
         super().__init__()
         self.conv = torch.nn.Conv2d(3, 4, 3)
@@ -126,6 +143,19 @@ class ConvBnNet(torch.nn.Module):
         return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(self.block(self.stem(x)), 1), 1))
 
 
+class TokenLinearNet(torch.nn.Module):
+    """A linear over the features of [N, tokens, C] (ConvNeXt-style): axis 1 of its tensors is not a channel axis."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 6, 3)
+        self.mlp = torch.nn.Linear(6, 6)
+        self.fc = torch.nn.Linear(6, 4)
+
+    def forward(self, x):
+        tokens = torch.flatten(self.conv(x), 2).transpose(1, 2)
+        return self.fc(torch.nn.functional.gelu(self.mlp(tokens)).mean(1))
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -139,8 +169,10 @@ def main():
     for name, model in models.items():
         scripted = torch.jit.script(tiny_parameters(model).eval())
         scripted.save(os.path.join(out_dir, name + ".pt"))
-    for name, model in {"sigmoid_net": SigmoidNet(), "unsupported_matmul": MatmulNet(), "pre_activation": PreActivationNet(),
+    for name, model in {"sigmoid_net": SigmoidNet(), "weight_matmul": MatmulNet(),
+                        "activation_matmul": ActivationMatmulNet(), "pre_activation": PreActivationNet(),
                         "conv_bn_net": ConvBnNet(),
+                        "token_linear": TokenLinearNet(),
                         "spatial_output": TupleOutput()}.items():
         torch.jit.script(model.eval()).save(os.path.join(out_dir, name + ".pt"))
 

@@ -49,8 +49,8 @@ TEST(ModelLoading, CorruptFileIsOneLineUserError) {
   EXPECT_EQ(message.find('\n'), std::string::npos) << "stack trace leaked: " << message;
 }
 
-TEST(ModelLoading, MatmulIsRefusedNamingItsModule) {
-  QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("unsupported_matmul"), "torchvision fixtures");
+TEST(ModelLoading, MatmulOfTwoActivationsIsRefusedNamingItsModule) {
+  QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("activation_matmul"), "torchvision fixtures");
   const std::string message = load_error(path);
   EXPECT_NE(message.find("aten::matmul"), std::string::npos) << message;
   EXPECT_NE(message.find("module 'head'"), std::string::npos) << message;

@@ -42,6 +42,46 @@ TEST(OpRule, ActivationThatIsNotReluLikeRunsInFloatAndIsListed) {
   EXPECT_EQ(deploy.sites()[1].producer, "aten::flatten");
 }
 
+TEST(OpRule, MatmulByAConstantWeightIsALinearLayer) {
+  QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("weight_matmul"), "torchvision fixtures");
+  PreparedModel model = PreparedModel::load(path, {ActSites::kInputs});
+  ASSERT_EQ(model.layers().size(), 2u);
+  const Layer& matmul = model.layers()[1];
+  EXPECT_EQ(matmul.name, "head");
+  EXPECT_EQ(matmul.op, "aten::matmul");
+  EXPECT_EQ(matmul.kind, LayerKind::kLinear);
+  EXPECT_FALSE(matmul.bias.defined());
+  // As a linear's weight: [out, in], the transpose of the module's proj [in, out].
+  EXPECT_EQ(matmul.original_weight.sizes(), (std::vector<int64_t>{3, 4 * 6 * 6}));
+  EXPECT_EQ(model.sites()[1].layers, std::vector<int64_t>{1});
+  const at::Tensor x = graph_test::test_input(2, 3, 8, 8);
+  EXPECT_TRUE(model.forward(x).equal(original_logits(path, x)));
+  // A weight set through the layer is the one the matmul multiplies by.
+  const at::Tensor rounded = matmul.original_weight.mul(4).round().div(4);
+  model.set_layer_weight(1, rounded);
+  PrepareOptions plain{ActSites::kInputs, false};
+  plain.fold_batch_norm = false;
+  const PreparedModel conv_only = PreparedModel::load(path, plain);
+  const at::Tensor features = at::flatten(
+      at::conv2d(x, conv_only.layers()[0].original_weight, conv_only.layers()[0].bias), 1);
+  EXPECT_TRUE(at::allclose(model.forward(x), at::matmul(features, rounded.t()), 1e-5, 1e-5));
+  EXPECT_FALSE(at::allclose(model.forward(x), original_logits(path, x), 1e-6, 1e-6));
+}
+
+TEST(OpRule, TensorsOfLinearsAreNeverPerChannel) {
+  QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("token_linear"), "torchvision fixtures");
+  const at::Tensor tokens = at::zeros({2, 36, 6});  // what the linear reads: [N, tokens, features]
+  const PreparedModel paper = PreparedModel::load(path, {ActSites::kOutputs});
+  EXPECT_TRUE(graph_test::site_named(paper, "conv").per_channel_allowed);
+  EXPECT_FALSE(site_allows_per_channel(graph_test::site_named(paper, "mlp"), tokens));
+  const PreparedModel deploy = PreparedModel::load(path, {ActSites::kInputs});
+  ASSERT_EQ(deploy.sites().size(), 3u);
+  EXPECT_TRUE(deploy.sites()[0].per_channel_allowed);  // the image, read by the conv
+  EXPECT_FALSE(site_allows_per_channel(deploy.sites()[1], tokens));
+  EXPECT_TRUE(lists_op(deploy, "aten::gelu"));
+  EXPECT_TRUE(lists_op(deploy, "aten::transpose"));
+}
+
 TEST(OpRule, FloatOpsAreEveryTensorOpButTheLayers) {
   QUANTSIM_REQUIRE_PATH(path, graph_test::fixture_path("resnet18"), "torchvision fixtures");
   const PreparedModel model = PreparedModel::load(path);

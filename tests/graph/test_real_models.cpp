@@ -206,7 +206,9 @@ TEST_P(RealModels, PaperSitesCountAndSignedness) {
   EXPECT_TRUE(logits->first_last);
   EXPECT_FALSE(logits->is_unsigned);
   for (const Site& site : model.sites()) {
-    EXPECT_EQ(site.per_channel_allowed, site.kind != SiteKind::kPoolOutput) << site.name;
+    const bool conv_output = site.kind != SiteKind::kPoolOutput &&
+                             model.layers()[site.layers.front()].kind == LayerKind::kConv;
+    EXPECT_EQ(site.per_channel_allowed, conv_output) << site.name;
     if (&site != logits) {
       EXPECT_FALSE(site.first_last) << site.name;
     }

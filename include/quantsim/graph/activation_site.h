@@ -25,8 +25,9 @@ struct Site {
   // Uses --first-last-bits: paper mode the logits site; deploy mode the inputs of the first and last layer.
   bool first_last = false;
   bool is_logits = false;  // paper mode: output of the last conv/linear
-  // False for pooling sites. Per-channel also needs spatial size > 1, known only at run time: see
-  // site_allows_per_channel() in prepared_model.h.
+  // False for pooling sites and for the output or input of a linear layer, whose axis 1 is not a channel axis when
+  // the tensor has more than 2 dimensions ([N, tokens, features]). Per-channel also needs spatial size > 1, known
+  // only at run time: see site_allows_per_channel() in prepared_model.h.
   bool per_channel_allowed = true;
   std::string producer;         // graph op producing the quantized tensor ("aten::conv2d", "aten::relu", "input", ...)
   std::string activation;       // unsigned sites: the ReLU-like op ("aten::hardtanh"); empty otherwise
