@@ -4,9 +4,9 @@
 //   - QuantizedRuns: -sm collect, then -sm use at W8A8 (logits near FP32, --export reproducing them bit for bit,
 //     --layer-report naming every site and layer, in paper mode) and at W4A4 through the CLI;
 //   - Gpfq: --weight-method gpfq at 4 bits; Sweep: `quant-sim sweep` of 2 configurations on a few architectures.
-// Time, measured on a 2-core machine shared with other builds (load average about 5): `ctest -L archs -j2` (97 tests)
-// 7.7 min wall, 8.1 min of CPU (user + sys), so about 4-5 min on 2 free cores; the setup test archs_fixtures (the
-// exports, once per build directory) 1.0-1.3 min more. Most of it is vgg11_bn and alexnet (large linear layers).
+// Time of `ctest -L archs -j2` (97 tests) on a 2-core machine shared with other builds: 4.4 min wall at load average
+// 2-4 (7.5 min of CPU, user + sys), 7.7 min at load average 5; plus, once per build directory, the setup test
+// archs_fixtures (the exports, 1.6 GB): 1.0-1.3 min. Most of it is vgg11_bn and alexnet (large linear layers).
 #include <gtest/gtest.h>
 #include <torch/script.h>
 #include <torch/torch.h>
