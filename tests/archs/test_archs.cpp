@@ -202,7 +202,7 @@ TEST_P(ArchModeTest, QuantizedRunsCollectUseExportAndReport) {
   ASSERT_EQ(fp32.exit_code, 0) << fp32.output;
   EXPECT_TRUE(has_line(fp32.output, "FP32: top-1 ")) << fp32.output;
 
-  const PreparedModel prepared = PreparedModel::load(model(), {mode(), false});
+  const PreparedModel prepared = PreparedModel::load(model(), prepare_options(mode(), false, true));
   const CommandResult collect = run_quant_sim(run_args(act + "--qtype int8 -sm collect"));
   ASSERT_EQ(collect.exit_code, 0) << collect.output;
   EXPECT_NE(collect.output.find("(" + std::to_string(prepared.sites().size()) + " sites, act-sites " +
