@@ -5,8 +5,12 @@
         --out ~/aciq_data/models/resnet50.pt
 
 writes resnet50.pt (torch.jit.script, falling back to torch.jit.trace if scripting
-fails or does not yield a plain logits tensor; eval mode) and resnet50.json next to it,
-with the same keys as the shared sidecars (see shared/data/README.md).
+fails or its logits differ from the eager model's; eval mode) and resnet50.json next to it,
+with the same keys as the shared sidecars (see shared/data/README.md). A scripted module
+may return a tuple, named tuple, list or dict holding the logits: googlenet and
+inception_v3 export scripted, returning GoogLeNetOutputs / InceptionOutputs (logits,
+None aux logits), which quant-sim reads as it reads any such output (its first 2-D
+tensor, or --output); the sidecar's "format" says so.
 
 Preprocessing defaults to torchvision's classic ImageNet eval transform (resize shorter
 side 256, center crop 224, bilinear, ImageNet mean/std). If the weights file name is
@@ -125,10 +129,43 @@ def build_model(arch, weights_path, seed, num_classes=1000):
     return model.eval()
 
 
+def first_2d_tensor(out):
+    """What quant-sim takes as the logits of a forward's output (docs/QUANTIZATION.md, section 7): the tensor
+    itself, or the first 2-D tensor element of a tuple, named tuple, list or dict (insertion order), searching
+    nested ones after the outer level. (position text, tensor), or (None, None)."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return "", out
+    level = [("", out)]
+    for _ in range(3):
+        nested = []
+        for where, value in level:
+            if isinstance(value, dict):
+                items = [(f"{where}[{k!r}]", v) for k, v in value.items()]
+            elif isinstance(value, (tuple, list)):
+                items = [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+            else:
+                continue
+            for item_where, item in items:
+                if isinstance(item, torch.Tensor) and item.dim() == 2:
+                    return item_where, item
+                nested.append((item_where, item))
+        level = nested
+    return None, None
+
+
+def describe_output(out):
+    """'GoogLeNetOutputs(logits, aux_logits2, aux_logits1)', 'tuple', 'dict', ...: for the sidecar's format."""
+    fields = getattr(type(out), "_fields", None)
+    return f"{type(out).__name__}({', '.join(fields)})" if fields else type(out).__name__
+
+
 def to_torchscript(model, input_size):
-    """Script the model; trace it when scripting fails or when the scripted module does
-    not return a [1, num_classes] tensor (e.g. inception_v3/googlenet return a
-    namedtuple when scripted). Returns (module, how)."""
+    """Script the model; trace it when scripting fails or when the scripted module's logits (the tensor it returns,
+    or the first 2-D tensor element of its tuple, named tuple, list or dict, as quant-sim reads it) differ from the
+    eager model's. inception_v3 and googlenet stay scripted: they return the named tuples InceptionOutputs /
+    GoogLeNetOutputs (logits first, None aux logits in eval mode). Returns (module, how)."""
     import torch
 
     example = torch.randn(1, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
@@ -139,9 +176,14 @@ def to_torchscript(model, input_size):
             warnings.simplefilter("ignore")
             scripted = torch.jit.script(model)
             out = scripted(example)
-        if isinstance(out, torch.Tensor) and torch.allclose(out, expected, rtol=1e-4, atol=1e-4):
-            return scripted, "torch.jit.script"
-        reason = "scripted module does not return the logits tensor"
+        where, logits = first_2d_tensor(out)
+        if logits is not None and isinstance(expected, torch.Tensor) and logits.shape == expected.shape and \
+                torch.allclose(logits, expected, rtol=1e-4, atol=1e-4):
+            if isinstance(out, torch.Tensor):
+                return scripted, "torch.jit.script"
+            return scripted, (f"torch.jit.script, returning {describe_output(out)} whose first 2-D tensor "
+                              f"(element {where}) is the logits quant-sim reads")
+        reason = "scripted module does not return the logits tensor or a tuple, list or dict holding it"
     except Exception as e:  # TorchScript raises a zoo of exception types
         reason = f"scripting failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
     print(f"export_model: {reason}; falling back to torch.jit.trace", file=sys.stderr)
@@ -258,7 +300,7 @@ def export(args):
         write_atomic(json_path, dump)
     except OSError as e:
         raise ExportError(f"cannot write {args.out}: {e}")
-    print(f"wrote {args.out} ({sidecar['bytes']} bytes, {how.split(' ')[0]}) and {json_path}")
+    print(f"wrote {args.out} ({sidecar['bytes']} bytes, {how.split(' ')[0].rstrip(',')}) and {json_path}")
 
 
 def parse_args(argv):

@@ -69,6 +69,8 @@ cxxopts::Options make_options() {
     ("data", "dataset root (uses PATH/val when it exists)", cxxopts::value<std::string>()->default_value("~/datasets/ILSVRC2012"))
     ("synsets", "class-order file (default: <data>/synsets.txt, the model sidecar's, else sorted folders)", cxxopts::value<std::string>())
     ("calib-data", "calibration images for -sm collect (default: --data)", cxxopts::value<std::string>())
+    ("output", "the logits of a model returning a tuple, list or dict: INDEX or KEY (field name) of the element "
+               "(default: the first 2-D tensor)", cxxopts::value<std::string>())
     ("resize", "resize shorter side to N (0: none; default from the sidecar, else 256)", cxxopts::value<std::string>())
     ("crop", "center crop N (0: none; default from the sidecar, else 224)", cxxopts::value<std::string>())
     ("mean", "per-channel mean, e.g. 0.485,0.456,0.406", cxxopts::value<std::string>())
@@ -279,6 +281,7 @@ void fill_model_and_data(const FlagValues& v, Config& c) {
   c.data = v.path("data");
   c.synsets = v.path("synsets");
   c.calib_data = v.path("calib-data");
+  if (v.given("output")) c.output = v.text("output");
   c.preprocess.resize_shorter_side = v.optional_integer("resize", 0, kMaxImageSide);
   c.preprocess.center_crop = v.optional_integer("crop", 0, kMaxImageSide);
   c.preprocess.mean = v.optional_reals("mean");

@@ -8,6 +8,7 @@
 
 #include "quantsim/app/model_checks.h"
 #include "quantsim/app/run_inputs.h"
+#include "quantsim/app/run_options.h"
 #include "quantsim/app/runs.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
@@ -80,7 +81,7 @@ int run_collect(const Config& config) {
   const PreprocessSpec& spec = calibration.spec;
 
   torch::InferenceMode inference;
-  PreparedModel prepared = PreparedModel::load(model.path, {config.act_sites});
+  PreparedModel prepared = PreparedModel::load(model.path, prepare_options(config));
   prepared.to(torch::Device(device));
   check_model_classes(model, prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU));
   std::fprintf(stderr, "quant-sim: collecting statistics of %s (%zu sites, act-sites %s) on %s: %zu images\n",

@@ -17,7 +17,7 @@ nlohmann::json optional_json(const std::optional<T>& value) {
 }  // namespace
 
 nlohmann::json config_to_json(const Config& c) {
-  return {
+  nlohmann::json config = {
       {"arch", c.arch},
       {"model", c.model_path},
       {"models_dir", c.models_dir},
@@ -69,6 +69,9 @@ nlohmann::json config_to_json(const Config& c) {
       {"label", c.label},
       {"sweep_key", c.sweep_key},
   };
+  // Only when given: the lines of runs on models that return a plain tensor stay as they were.
+  if (!c.output.empty()) config["output"] = c.output;
+  return config;
 }
 
 }  // namespace quantsim

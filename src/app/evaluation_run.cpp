@@ -40,15 +40,15 @@ struct RunnableModel {
 };
 
 // Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
-RunnableModel fp32_model(const ModelFile& model, const std::string& device) {
+RunnableModel fp32_model(const ModelFile& model, const std::string& device, const OutputChoice& output) {
   auto module = std::make_shared<torch::jit::Module>(graph::load_torchscript(model.path, torch::Device(device)));
   module->eval();
   module->to(torch::Device(device));
   RunnableModel runnable;
   runnable.mode = "fp32";
   runnable.keep_alive = module;
-  runnable.forward = [module, device, path = model.path](const at::Tensor& x) {
-    return graph::run_classifier(*module, x.to(torch::Device(device)), path);
+  runnable.forward = [module, device, path = model.path, output](const at::Tensor& x) {
+    return graph::run_classifier(*module, x.to(torch::Device(device)), path, output);
   };
   return runnable;
 }
@@ -96,7 +96,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
                               const at::Tensor& probe) {
   const auto start = Clock::now();
   auto pipeline = std::make_shared<QuantizedPipeline>(
-      QuantizedPipeline{PreparedModel::load(model.path, {config.act_sites}), nullptr, nullptr, {}});
+      QuantizedPipeline{PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}});
   pipeline->model.to(torch::Device(device));
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
@@ -167,7 +167,7 @@ int run_evaluation(const Config& config) {
   torch::InferenceMode inference;
   const bool quantized = config.act_bits != 0 || config.weight_bits != 0;
   const RunnableModel runnable = quantized ? quantized_model(config, model, device, first_decodable_image(images, spec))
-                                           : fp32_model(model, device);
+                                           : fp32_model(model, device, prepare_options(config).output);
   const int64_t num_classes = count_model_classes(model, runnable.forward, images, spec);
   check_labels_fit(dataset, num_classes);
   if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image

@@ -17,6 +17,13 @@ BitAllocationOptions bit_allocation_options(const Config& config, bool enabled, 
 
 }  // namespace
 
+PrepareOptions prepare_options(const Config& config) {
+  PrepareOptions options;
+  options.act_sites = config.act_sites;
+  options.output.key = config.output;
+  return options;
+}
+
 ActivationQuantOptions activation_quant_options(const Config& config) {
   ActivationQuantOptions options;
   options.bits = config.act_bits;
@@ -53,6 +60,7 @@ GpfqOptions gpfq_options(const Config& config) {
   options.workers = config.workers;
   options.progress = config.progress;
   options.max_bad_image_share = config.max_bad_image_share;
+  options.output.key = config.output;
   return options;
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 
@@ -69,17 +70,62 @@ void copy_constants_to_cpu(torch::jit::Block& block) {
   }
 }
 
+// The element at `step` of `container`, inserted before the graph's return.
+Value* insert_element(torch::jit::Graph& graph, Value* container, const OutputStep& step) {
+  const c10::TypePtr& type = container->type();
+  switch (step.kind) {
+    case OutputStep::Kind::kTupleIndex: {
+      const c10::TupleTypePtr tuple = type->cast<c10::TupleType>();
+      if (!tuple || step.index >= static_cast<int64_t>(tuple->elements().size())) break;
+      Value* index = graph.insertConstant(step.index);
+      return graph.insertNode(graph.createTupleIndex(container, index, tuple->elements()[step.index]))->output();
+    }
+    case OutputStep::Kind::kListIndex:
+      if (type->kind() != c10::TypeKind::ListType) break;
+      return graph.insert(c10::aten::__getitem__, {container, step.index});
+    case OutputStep::Kind::kStringKey:
+    case OutputStep::Kind::kIntKey: {
+      const c10::DictTypePtr dict = type->cast<c10::DictType>();
+      const bool string_key = step.kind == OutputStep::Kind::kStringKey;
+      if (!dict || dict->getKeyType()->kind() != (string_key ? c10::TypeKind::StringType : c10::TypeKind::IntType)) {
+        break;
+      }
+      return string_key ? graph.insert(c10::aten::__getitem__, {container, step.key})
+                        : graph.insert(c10::aten::__getitem__, {container, step.index});
+    }
+  }
+  throw std::invalid_argument(
+      fmt::format("fake_quantized_module: output path step {} does not fit type {}", path_text({step}), type->str()));
+}
+
+// Makes `method` return the tensor at `path` in what it returns now.
+void return_only(torch::jit::Method method, const OutputPath& path) {
+  torch::jit::GraphFunction& function = torch::jit::toGraphFunction(method.function());
+  torch::jit::Graph& graph = *function.graph();
+  torch::jit::WithInsertPoint guard(graph.return_node());
+  Value* value = graph.outputs().at(0);
+  for (const OutputStep& step : path) value = insert_element(graph, value, step);
+  // A named tuple's field is typed Optional[Tensor] (googlenet's aux logits share the type); the chosen one holds a
+  // tensor, as select_logits checked.
+  if (!value->type()->isSubtypeOf(*c10::TensorType::get()))
+    value = graph.insertUncheckedCast(value, c10::TensorType::get());
+  graph.return_node()->replaceInput(0, value);
+  function.setSchema(function.getSchema().cloneWithReturns({c10::Argument("", c10::TensorType::get())}));
+}
+
 }  // namespace
 
 torch::jit::Module fake_quantized_module(const torch::jit::Module& frozen_module,
-                                         const std::vector<std::optional<QuantParams>>& site_params) {
+                                         const std::vector<std::optional<QuantParams>>& site_params,
+                                         const OutputPath& output_path) {
   // clone() copies the methods' graphs (their tensor constants still shared), so the live model stays instrumented.
   torch::jit::Module exported = frozen_module.clone();
   const std::shared_ptr<torch::jit::Graph> graph = exported.get_method("forward").graph();
   std::vector<Node*> sites;
   collect_site_nodes(*graph->block(), sites);
   for (Node* node : sites) replace_site_node(*graph, node, site_params);
-  torch::jit::EliminateDeadCode(graph);  // the site codes' constants
+  if (!output_path.empty()) return_only(exported.get_method("forward"), output_path);
+  torch::jit::EliminateDeadCode(graph);  // the site codes' constants, and what computed only the unused outputs
   copy_constants_to_cpu(*graph->block());
   return exported;
 }

@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include "graph_export.h"
 #include "graph_preparation.h"
@@ -35,6 +37,9 @@ struct PreparedModel::Impl {
   // Compiled lazily, once the graph is final; dropped when constants move to another device.
   mutable std::mutex code_mutex;
   mutable std::shared_ptr<torch::jit::Code> code;
+  // Where forward() last found the logits in the graph's output (what save_fake_quantized returns).
+  mutable std::mutex output_mutex;
+  mutable std::optional<graph::OutputPath> output_path;
 
   std::shared_ptr<torch::jit::Code> compiled() const {
     std::lock_guard<std::mutex> lock(code_mutex);
@@ -131,13 +136,17 @@ at::Tensor PreparedModel::forward(const at::Tensor& input) const {
   at::NoGradGuard no_grad;
   graph::take_site_handler_error();  // forget a failure of an earlier, unrelated call
   try {
+    const graph::TupleOutputWarningFilter quiet;
     torch::jit::InterpreterState(*code).run(stack);
   } catch (const std::exception& e) {
     if (std::exception_ptr handler_error = graph::take_site_handler_error()) std::rethrow_exception(handler_error);
     // Otherwise an op refused the input (wrong channel count or size) or the model raised.
     graph::throw_forward_failure(impl_->path, input.sizes(), e);
   }
-  return graph::logits_tensor(stack.back(), impl_->path);
+  graph::SelectedOutput selected = graph::select_logits(stack.back(), impl_->options.output, impl_->path);
+  std::lock_guard<std::mutex> lock(impl_->output_mutex);
+  impl_->output_path = std::move(selected.path);
+  return selected.logits;
 }
 
 void PreparedModel::save_fake_quantized(const std::string& path,
@@ -146,8 +155,18 @@ void PreparedModel::save_fake_quantized(const std::string& path,
     throw std::invalid_argument(
         fmt::format("save_fake_quantized: {} site parameters for {} sites", site_params.size(), impl_->sites.size()));
   }
+  std::optional<graph::OutputPath> output_path;
+  {
+    std::lock_guard<std::mutex> lock(impl_->output_mutex);
+    output_path = impl_->output_path;
+  }
+  const bool returns_tensor = impl_->frozen.graph->outputs().at(0)->type()->isSubtypeOf(*c10::TensorType::get());
+  if (!output_path && !returns_tensor) {
+    throw std::logic_error("save_fake_quantized: run forward first, so that the logits' place in the output is known");
+  }
   std::ostringstream bytes;
-  graph::fake_quantized_module(impl_->frozen.module, site_params).save(bytes);
+  graph::fake_quantized_module(impl_->frozen.module, site_params, output_path.value_or(graph::OutputPath{}))
+      .save(bytes);
   write_file_atomically(path, bytes.str());
 }
 

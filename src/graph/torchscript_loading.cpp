@@ -96,21 +96,16 @@ void throw_forward_failure(const std::string& path, at::IntArrayRef input_shape,
       fmt::format("model {} failed on an input of shape {}: {}", path, shape_text(input_shape), error_summary(error)));
 }
 
-at::Tensor logits_tensor(const c10::IValue& output, const std::string& path) {
-  if (!output.isTensor()) {
-    throw UserError(fmt::format("model {} returns a {}; expected a tensor [N, classes]", path, output.type()->str()));
-  }
-  return output.toTensor();
-}
-
-at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, const std::string& path) {
+at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, const std::string& path,
+                          const OutputChoice& choice) {
   c10::IValue output;
   try {
+    const TupleOutputWarningFilter quiet;
     output = module.forward({input});
   } catch (const std::exception& e) {  // c10::Error from an op, torch::jit::JITException from a `raise`
     throw_forward_failure(path, input.sizes(), e);
   }
-  return logits_tensor(output, path);
+  return logits_tensor(output, path, choice);
 }
 
 }  // namespace quantsim::graph

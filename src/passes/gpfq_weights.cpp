@@ -59,8 +59,11 @@ CalibrationBatches load_calibration_batches(const GpfqOptions& options, const Im
   return batches;
 }
 
-PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device) {
-  PreparedModel prepared = PreparedModel::load(model.path, {ActSites::kInputs});
+PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device, const OutputChoice& output) {
+  PrepareOptions options;
+  options.act_sites = ActSites::kInputs;
+  options.output = output;
+  PreparedModel prepared = PreparedModel::load(model.path, options);
   prepared.to(device);
   return prepared;
 }
@@ -91,8 +94,8 @@ std::vector<QuantizedWeight> gpfq_quantized_weights(const GpfqOptions& gpfq, con
                                                     GpfqSchedule schedule) {
   const auto start = Clock::now();
   const CalibrationBatches batches = load_calibration_batches(gpfq, calibration);
-  const PreparedModel reference = load_capturing_model(model, device);
-  PreparedModel partial = load_capturing_model(model, device);
+  const PreparedModel reference = load_capturing_model(model, device, gpfq.output);
+  PreparedModel partial = load_capturing_model(model, device, gpfq.output);
   const RowSampling sampling{gpfq.patch_prob, gpfq.seed};
 
   const std::vector<Layer>& layers = reference.layers();

@@ -68,6 +68,21 @@ TEST(SweepPlan, RunsCarryTheirFlagsLabelAndKey) {
   EXPECT_EQ(aciq.evaluation.results, "/sweeps/results.jsonl");
 }
 
+// --output is a model's own flag (which element of its output is the logits): every run of that model, the statistics
+// collection included, carries it, and the other model's runs do not.
+TEST(SweepPlan, ModelArgsCarryTheOutputChoiceToEveryRunOfThatModel) {
+  Json file = sweep_file();
+  file["models"][0]["args"] = {"--output", "logits"};
+  const SweepPlan plan = plan_of(file);
+  for (const SweepRun& run : plan.runs) {
+    SCOPED_TRACE(run.key);
+    EXPECT_EQ(run.evaluation.output, run.model == "net" ? "logits" : "");
+    if (run.collect) {
+      EXPECT_EQ(run.collect->output, run.evaluation.output);
+    }
+  }
+}
+
 TEST(SweepPlan, PathsAreRelativeToTheSweepFile) {
   const SweepRun run = plan_of(sweep_file()).runs[1];
   EXPECT_EQ(run.evaluation.model_path, "/sweeps/models/net.pt");

@@ -8,6 +8,7 @@ Plus small modules for the op rule: ops that run in float, and a product quant-s
 """
 import os
 import sys
+from typing import NamedTuple, Optional
 
 import torch
 import torchvision
@@ -112,6 +113,29 @@ class TupleOutput(torch.nn.Module):
         return torch.relu(self.conv(x))
 
 
+class Outputs(NamedTuple):
+    features: torch.Tensor
+    logits: torch.Tensor
+    aux: Optional[torch.Tensor]
+
+
+class NamedTupleOutput(torch.nn.Module):
+    """Returns a named tuple as googlenet/inception_v3 do when scripted: a 4-D features field before the logits, and
+    an auxiliary field that is None in eval mode."""
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.fc = torch.nn.Linear(4, 5)
+
+    def forward(self, x) -> Outputs:
+        features = torch.relu(self.conv(x))
+        logits = self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(features, 1), 1))
+        aux: Optional[torch.Tensor] = None
+        if self.training:
+            aux = logits * 2
+        return Outputs(features, logits, aux)
+
+
 class ConvBnBlock(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -165,6 +189,8 @@ def main():
         "resnet50": torchvision.models.resnet50(),
         "vgg16_bn": torchvision.models.vgg16_bn(),
         "mobilenet_v2": torchvision.models.mobilenet_v2(),
+        # Scripted, returns GoogLeNetOutputs(logits, aux_logits2, aux_logits1), the aux entries None in eval mode.
+        "googlenet": torchvision.models.googlenet(aux_logits=True, init_weights=False),
     }
     for name, model in models.items():
         scripted = torch.jit.script(tiny_parameters(model).eval())
@@ -173,7 +199,7 @@ def main():
                         "activation_matmul": ActivationMatmulNet(), "pre_activation": PreActivationNet(),
                         "conv_bn_net": ConvBnNet(),
                         "token_linear": TokenLinearNet(),
-                        "spatial_output": TupleOutput()}.items():
+                        "spatial_output": TupleOutput(), "named_tuple_output": NamedTupleOutput()}.items():
         torch.jit.script(model.eval()).save(os.path.join(out_dir, name + ".pt"))
 
 

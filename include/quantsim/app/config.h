@@ -26,6 +26,7 @@ struct Config {
   std::string data;        // --data, default ~/datasets/ILSVRC2012
   std::string synsets;     // --synsets: class-order file (else <data>/synsets.txt, else sorted folders)
   std::string calib_data;  // --calib-data: calibration images (else --data)
+  std::string output;      // --output KEY|INDEX: the logits element of a tuple/list/dict output (else the first 2-D)
   PreprocessOverrides preprocess;
 
   // Execution.

@@ -22,6 +22,7 @@
 
 #include "quantsim/graph/activation_site.h"
 #include "quantsim/graph/float_op.h"
+#include "quantsim/graph/model_output.h"
 #include "quantsim/quant/choices.h"
 #include "quantsim/quant/model_layer.h"
 #include "quantsim/quant/quant_params.h"
@@ -36,6 +37,8 @@ struct PrepareOptions {
   // section 4). Folding re-associates float arithmetic, so only an unfolded graph can equal the original module's
   // logits bit for bit; tests compare the two this way.
   bool fold_batch_norm = true;
+  // Which element of a tuple, list or dict output is the logits (--output); forward() returns just that tensor.
+  OutputChoice output = {};
 };
 
 class PreparedModel {
@@ -68,13 +71,15 @@ class PreparedModel {
   c10::Device device() const;
 
   // Runs the graph without autograd, in the current thread, calling the installed SiteHandler at every site.
-  // Throws UserError when the model returns something other than a tensor.
+  // Returns the logits options().output selects (model_output.h); throws UserError when there are none.
   at::Tensor forward(const at::Tensor& input) const;
 
   // Writes (atomically) a standalone TorchScript file that computes what forward() computes now under a static-range
   // fake-quantizing handler: the layers' current weights folded in as constants, and at every site the fake-quant op
   // (fake_quant.h) with `site_params[site.id]` as constants, or nothing where that is nullopt (the site stays float).
   // It runs in any program that links libquantsim_quant (which registers the ops), e.g. `quant-sim --model PATH`.
+  // It returns just the logits forward() returns (of a model returning a tuple, list or dict, the element selected on
+  // the last forward, which must have run), so that it evaluates as a plain classifier without --output.
   void save_fake_quantized(const std::string& path, const std::vector<std::optional<QuantParams>>& site_params) const;
 
   // How many nodes of a kind ("aten::batch_norm") the prepared graph holds, nested blocks included: what the

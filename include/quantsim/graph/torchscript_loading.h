@@ -7,6 +7,8 @@
 #include <exception>
 #include <string>
 
+#include "quantsim/graph/model_output.h"
+
 namespace quantsim::graph {
 
 // torch::jit::load on CPU, or with every tensor mapped to `device`: graph constants too, which Module::to() leaves
@@ -31,12 +33,9 @@ std::string error_summary(const std::exception& error);
 [[noreturn]] void throw_forward_failure(const std::string& path, at::IntArrayRef input_shape,
                                         const std::exception& error);
 
-// The tensor a forward returned; throws UserError naming `path` and the returned type (a tuple, a dict, ...)
-// otherwise.
-at::Tensor logits_tensor(const c10::IValue& output, const std::string& path);
-
-// module.forward({input}) for a classifier: its failures and non-tensor outputs as one-line UserErrors naming
-// `path`.
-at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, const std::string& path);
+// module.forward({input}) for a classifier, and the logits in what it returns (`output`, see model_output.h): its
+// failures, and outputs without the logits, as one-line UserErrors naming `path`.
+at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, const std::string& path,
+                          const OutputChoice& output = {});
 
 }  // namespace quantsim::graph

@@ -8,6 +8,7 @@
 
 #include "quantsim/data/image_set.h"
 #include "quantsim/data/model_file.h"
+#include "quantsim/graph/model_output.h"
 #include "quantsim/quant/weight_correction.h"
 #include "quantsim/quant/weight_quantization.h"
 
@@ -25,6 +26,7 @@ struct GpfqOptions {
   int workers = 4;                    // -j: decode threads
   bool progress = true;               // progress bars on stderr
   double max_bad_image_share = 0.01;  // --max-bad-images
+  OutputChoice output = {};           // --output: the logits element of the model's output
 };
 
 // How the partly quantized network is run for X~ (see src/passes/gpfq_passes.h): kAuto takes one pass over all
