@@ -4,9 +4,9 @@
 //   - QuantizedRuns: -sm collect, then -sm use at W8A8 (logits near FP32, --export reproducing them bit for bit,
 //     --layer-report naming every site and layer, in paper mode) and at W4A4 through the CLI;
 //   - Gpfq: --weight-method gpfq at 4 bits; Sweep: `quant-sim sweep` of 2 configurations on a few architectures.
-// Time of `ctest -L archs -j2` (97 tests) on a 2-core machine shared with other builds: 4.4 min wall at load average
-// 2-4 (7.5 min of CPU, user + sys), 7.7 min at load average 5; plus, once per build directory, the setup test
-// archs_fixtures (the exports, 1.6 GB): 1.0-1.3 min. Most of it is vgg11_bn and alexnet (large linear layers).
+// Time of `ctest -L archs -j2` (97 tests, the setup test included) on a 2-core machine shared with other builds:
+// 4.5 min wall at load average 0.6-3 (6.2 min of CPU, user + sys), of which the setup test archs_fixtures (the exports,
+// 1.6 GB, once per build directory) took 31 s; 7.7 min at load average 5. Most of it is vgg11_bn and alexnet.
 #include <gtest/gtest.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -156,6 +156,12 @@ TEST_P(ArchModeTest, FloatGraphIsTheModule) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(7);
   const at::Tensor x = torch::randn({2, 3, spec().size, spec().size});
+
+  // Scripted, not traced: googlenet and inception_v3 then return their named tuples, and quant-sim's default output
+  // selection (the first 2-D tensor) is what every run here goes through.
+  const nlohmann::json sidecar = nlohmann::json::parse(quantsim::read_file(dir_ + "/" + spec().name + ".json"));
+  EXPECT_EQ(sidecar.at("format").get<std::string>().rfind("TorchScript (torch.jit.script", 0), 0u)
+      << sidecar.at("format");
 
   torch::jit::Module module = torch::jit::load(model());
   module.eval();
