@@ -277,8 +277,4 @@ void TupleOutputWarningFilter::process(const c10::SourceLocation& source_locatio
   if (!tuple_notice) previous_->process(source_location, msg, verbatim);
 }
 
-at::Tensor logits_tensor(const c10::IValue& output, const std::string& model_path, const OutputChoice& choice) {
-  return select_logits(output, choice, model_path).logits;
-}
-
 }  // namespace quantsim::graph

@@ -105,7 +105,7 @@ at::Tensor run_classifier(torch::jit::Module& module, const at::Tensor& input, c
   } catch (const std::exception& e) {  // c10::Error from an op, torch::jit::JITException from a `raise`
     throw_forward_failure(path, input.sizes(), e);
   }
-  return logits_tensor(output, path, choice);
+  return select_logits(output, choice, path).logits;
 }
 
 }  // namespace quantsim::graph

@@ -49,9 +49,6 @@ struct SelectedOutput {
 // is not a 2-D tensor.
 SelectedOutput select_logits(const c10::IValue& output, const OutputChoice& choice, const std::string& model_path);
 
-// select_logits(...).logits.
-at::Tensor logits_tensor(const c10::IValue& output, const std::string& model_path, const OutputChoice& choice = {});
-
 // What a forward returned, for messages: "tensor [2, 10]", "tuple of 2 (tensor [2, 10], None)",
 // "GoogLeNetOutputs(logits, aux_logits2, aux_logits1)", "dict with keys 'logits', 'aux'".
 std::string describe_output(const c10::IValue& output);
