@@ -239,32 +239,6 @@ nlohmann::ordered_json inspection_json(const Inspection& in) {
   return json;
 }
 
-// JSON with one record (an object or array of plain values) per line: short enough to read, and a change of one layer
-// or site is a one-line diff.
-bool is_flat(const nlohmann::ordered_json& value) {
-  if (value.is_primitive()) return true;
-  return std::all_of(value.begin(), value.end(), [&](const nlohmann::ordered_json& item) {
-    return item.is_primitive() || (item.is_array() && std::all_of(item.begin(), item.end(), [](const auto& leaf) {
-                                     return leaf.is_primitive();
-                                   }));
-  });
-}
-
-std::string json_text(const nlohmann::ordered_json& value, const std::string& indent = "") {
-  // A path that is not UTF-8 must not make the document unwritable.
-  if (is_flat(value)) return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  const bool object = value.is_object();
-  std::string text = object ? "{" : "[";
-  const char* separator = "\n";
-  for (auto it = value.begin(); it != value.end(); ++it) {
-    text += separator + indent + "  ";
-    if (object) text += nlohmann::json(it.key()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ": ";
-    text += json_text(*it, indent + "  ");
-    separator = ",\n";
-  }
-  return text + "\n" + indent + (object ? "}" : "]");
-}
-
 }  // namespace
 
 int run_inspect_command(const std::vector<std::string>& args) {
@@ -277,7 +251,9 @@ int run_inspect_command(const std::vector<std::string>& args) {
   const std::vector<ActSites> modes = parse_modes(r["act-sites"].as<std::string>());
   const Inspection inspection = inspect_model(expand_user(r["model"].as<std::string>()), modes);
   if (r.count("json")) {
-    std::fputs((json_text(inspection_json(inspection)) + "\n").c_str(), stdout);
+    // A path that is not UTF-8 must not make the document unwritable.
+    const std::string json = inspection_json(inspection).dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::fputs((json + "\n").c_str(), stdout);
   } else {
     std::fputs(inspection_text(inspection).c_str(), stdout);
   }
