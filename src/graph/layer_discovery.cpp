@@ -90,11 +90,6 @@ void give_private_weight(torch::jit::Graph& graph, LayerNode& entry) {
   entry.live_weight = live_weight_of(entry, constant_value);
 }
 
-// A weight matmul computes x @ W with W [in, out]; as a layer its weight is W^T [out, in], as a linear's.
-at::Tensor layer_weight_of(const Node* node, const at::Tensor& constant) {
-  return is_weight_matmul(node) ? constant.t() : constant;
-}
-
 }  // namespace
 
 at::Tensor live_weight_of(const LayerNode& layer, const at::Tensor& constant) {
@@ -129,7 +124,8 @@ std::vector<LayerNode> find_layers(torch::jit::Graph& graph, const OpIndexNamer&
           fmt::format("model {}: the weight of layer '{}' is not a constant after freezing", model_path, layer.name));
     }
     entry.weight_transposed = is_weight_matmul(nodes[i]);
-    layer.original_weight = layer_weight_of(nodes[i], weight).clone(at::MemoryFormat::Contiguous);
+    // A weight matmul computes x @ W with W [in, out]; as a layer its weight is W^T [out, in], as a linear's.
+    layer.original_weight = live_weight_of(entry, weight).clone(at::MemoryFormat::Contiguous);
     if (nodes[i]->inputs().size() > 2) layer.bias = constant_tensor(nodes[i]->input(2));
     give_private_weight(graph, entry);
     layers.push_back(std::move(entry));
