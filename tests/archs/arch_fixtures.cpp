@@ -3,15 +3,16 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "quantsim/core/atomic_file.h"
 #include "support/cli_runner.h"
+#include "support/fuzz_support.h"
 
 namespace fs = std::filesystem;
 
@@ -81,34 +82,10 @@ std::string arch_model(const std::string& dir, const std::string& arch) { return
 std::string arch_images(const std::string& dir) { return dir + "/images"; }
 
 at::Tensor read_npy_float32(const std::string& path) {
-  const std::string bytes = read_file(path);
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw std::runtime_error(path + ": not a .npy file");
-  const auto byte = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(bytes[i])); };
-  const bool v1 = bytes[6] == 1;
-  const size_t header_length = v1 ? byte(8) | byte(9) << 8 : byte(8) | byte(9) << 8 | byte(10) << 16 | byte(11) << 24;
-  const size_t data = (v1 ? 10 : 12) + header_length;
-  const std::string header = bytes.substr(v1 ? 10 : 12, header_length);
-  if (header.find("'descr': '<f4'") == std::string::npos ||
-      header.find("'fortran_order': False") == std::string::npos) {
-    throw std::runtime_error(path + ": not little-endian float32 in C order: " + header);
-  }
-  const size_t open = header.find("'shape': ("), close = header.find(')', open);
-  if (open == std::string::npos || close == std::string::npos) throw std::runtime_error(path + ": no shape: " + header);
-  std::vector<int64_t> shape;
-  std::istringstream dims(header.substr(open + 10, close - open - 10));
-  std::string dim;
-  int64_t count = 1;
-  while (std::getline(dims, dim, ',')) {
-    if (dim.find_first_not_of(' ') == std::string::npos) continue;
-    shape.push_back(std::stoll(dim));
-    count *= shape.back();
-  }
-  if (bytes.size() != data + static_cast<size_t>(count) * sizeof(float)) {
-    throw std::runtime_error(path + ": size does not match the shape in its header");
-  }
-  at::Tensor out = torch::empty(shape, torch::kFloat32);
-  std::memcpy(out.data_ptr<float>(), bytes.data() + data, static_cast<size_t>(count) * sizeof(float));
-  return out;
+  const std::optional<fuzz::Logits> logits = fuzz::read_logits(path);
+  if (!logits) throw std::runtime_error(path + ": not a 2-D little-endian float32 .npy file");
+  std::vector<float> values = logits->values;
+  return torch::from_blob(values.data(), {logits->rows, logits->cols}, torch::kFloat32).clone();
 }
 
 double relative_max_error(const at::Tensor& a, const at::Tensor& b) {

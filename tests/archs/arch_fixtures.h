@@ -30,8 +30,8 @@ std::string arch_fixture_dir(std::string* unavailable);
 std::string arch_model(const std::string& dir, const std::string& arch);
 std::string arch_images(const std::string& dir);
 
-// A .npy file of float32 values (little-endian, C order) as a CPU tensor of its shape; throws std::runtime_error
-// for anything else.
+// Logits saved by --save-logits (a 2-D float32 .npy, read by fuzz::read_logits) as a CPU tensor [N, classes];
+// throws std::runtime_error for anything else.
 at::Tensor read_npy_float32(const std::string& path);
 
 // max |a - b| / max |b| (0 when both are all zero): how far `a` is from the reference `b`, relative to its scale.
