@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cpu/fake_quant_cpu.h"
+#include "quantsim/app/runtime_info.h"
 #include "quantsim/quant/fake_quant.h"
 
 #ifdef QUANTSIM_TORCH_CUDA
@@ -164,6 +165,8 @@ void gpu_section() {
 }  // namespace
 
 int main() {
+  // Timings depend on the BLAS and thread counts: every benchmark names them first.
+  std::printf("host: %s\n", quantsim::describe(quantsim::runtime_info()).c_str());
   cpu_section();
   gpu_section();
   return 0;

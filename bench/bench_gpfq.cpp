@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "quantsim/app/runtime_info.h"
 #include "quantsim/quant/gpfq.h"
 
 namespace {
@@ -85,6 +86,8 @@ void run_shape(const Shape& s) {
 }  // namespace
 
 int main() {
+  // Timings depend on the BLAS and thread counts: every benchmark names them first.
+  std::printf("host: %s\n", quantsim::describe(quantsim::runtime_info()).c_str());
   const std::vector<Shape> shapes = {
       {"tiny_darknet conv2 (3x3, 16->32)", 1, 401164, 144, 32},
       {"tiny_darknet conv8 (3x3, 32->256)", 1, 25263, 288, 256},

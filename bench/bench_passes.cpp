@@ -20,6 +20,7 @@
 
 #include "quantsim/app/config.h"
 #include "quantsim/app/run_options.h"
+#include "quantsim/app/runtime_info.h"
 #include "quantsim/data/batch_loader.h"
 #include "quantsim/data/dataset.h"
 #include "quantsim/data/model_sidecar.h"
@@ -132,6 +133,8 @@ void bench(const Workload& w, int rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Timings depend on the BLAS and thread counts: every benchmark names them first.
+  std::printf("host: %s\n", quantsim::describe(quantsim::runtime_info()).c_str());
   std::string data = std::getenv("QUANTSIM_DATA") ? std::getenv("QUANTSIM_DATA") : "../shared/data";
   std::string resnet50;
   int rounds = 3, batch_size = 32;

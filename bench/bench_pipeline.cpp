@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "quantsim/app/runtime_info.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/data/batch_loader.h"
 #include "quantsim/data/dataset.h"
@@ -170,6 +171,8 @@ void run(const Options& o, const Workload& w) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Timings depend on the BLAS and thread counts: every benchmark names them first.
+  std::printf("host: %s\n", quantsim::describe(quantsim::runtime_info()).c_str());
   try {
     const Options o = parse(argc, argv);
     if (!fs::is_directory(o.data)) {

@@ -12,6 +12,7 @@
 #include "quantsim/app/run_inputs.h"
 #include "quantsim/app/run_options.h"
 #include "quantsim/app/runs.h"
+#include "quantsim/app/runtime_info.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/stopwatch.h"
 #include "quantsim/data/shard.h"
@@ -176,6 +177,7 @@ int run_evaluation(const Config& config) {
   std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
                model.sha256.c_str(), what.c_str(), dataset.root.c_str(), images.size(), describe(spec).c_str(),
                device.c_str());
+  std::fprintf(stderr, "quant-sim: host: %s\n", describe(runtime_info()).c_str());
   EvaluationOptions evaluation{num_classes, !config.save_logits.empty(), model.path, {}};
   for (const LabeledImage& image : images) evaluation.image_names.push_back(image.path);
   BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});

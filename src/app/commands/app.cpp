@@ -17,6 +17,7 @@
 #include "quantsim/app/commands/report_command.h"
 #include "quantsim/app/commands/sweep_command.h"
 #include "quantsim/app/runs.h"
+#include "quantsim/app/runtime_info.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/message_text.h"
 #include "quantsim/graph/torchscript_loading.h"
@@ -37,7 +38,7 @@ int run_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (parsed.version) {
-    std::printf("quant-sim %s\n", QUANTSIM_VERSION);
+    std::printf("quant-sim %s\n%s\n", QUANTSIM_VERSION, describe(runtime_info()).c_str());
     return 0;
   }
   for (const std::string& warning : parsed.warnings) std::fprintf(stderr, "quant-sim: warning: %s\n", warning.c_str());
