@@ -174,10 +174,9 @@ int run_evaluation(const Config& config) {
   if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image
 
   const std::string what = quantized ? precision_label(config) + " " + runnable.mode + " ranges" : "FP32";
-  std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s\n", model.name.c_str(),
+  std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s (%s)\n", model.name.c_str(),
                model.sha256.c_str(), what.c_str(), dataset.root.c_str(), images.size(), describe(spec).c_str(),
-               device.c_str());
-  std::fprintf(stderr, "quant-sim: host: %s\n", describe(runtime_info()).c_str());
+               device.c_str(), describe_briefly(runtime_info()).c_str());
   EvaluationOptions evaluation{num_classes, !config.save_logits.empty(), model.path, {}};
   for (const LabeledImage& image : images) evaluation.image_names.push_back(image.path);
   BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});

@@ -94,4 +94,11 @@ std::string describe(const RuntimeInfo& info) {
                      info.inter_op_threads);
 }
 
+std::string describe_briefly(const RuntimeInfo& info) {
+  // The BLAS's name up to its details in parentheses: "OpenBLAS 0.3.21", "reference BLAS".
+  const std::string name = info.blas.substr(0, info.blas.find(" ("));
+  return fmt::format("BLAS {}, {} LibTorch thread{}", name, info.intra_op_threads,
+                     info.intra_op_threads == 1 ? "" : "s");
+}
+
 }  // namespace quantsim

@@ -55,6 +55,16 @@ TEST(RuntimeInfo, ReportsLibTorchsThreadCounts) {
   EXPECT_NE(line.find(std::to_string(info.intra_op_threads) + " intra-op"), std::string::npos) << line;
 }
 
+TEST(RuntimeInfo, BriefFormDropsTheDetails) {
+  RuntimeInfo info;
+  info.blas = "OpenBLAS 0.3.21 (USE_OPENMP, Cooperlake)";
+  info.intra_op_threads = 1;
+  EXPECT_EQ(describe_briefly(info), "BLAS OpenBLAS 0.3.21, 1 LibTorch thread");
+  info.blas = "reference BLAS (netlib, untuned)";
+  info.intra_op_threads = 4;
+  EXPECT_EQ(describe_briefly(info), "BLAS reference BLAS, 4 LibTorch threads");
+}
+
 TEST(RuntimeInfo, VersionPrintsTheBlasAndThreadsAndFollowsOmpNumThreads) {
   const CommandResult result =
       run_command("OMP_NUM_THREADS=3 " + std::string(QUANTSIM_BINARY_DIR) + "/quant-sim --version");
