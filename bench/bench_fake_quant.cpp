@@ -2,6 +2,7 @@
 // plain copy (the memory-bandwidth ceiling for a read-one-write-one pass). Medians over repetitions taken in
 // round-robin order, so that noise from a shared machine hits every contender alike. Contenders that allocate their
 // result pay for fresh pages (first-touch faults) as real use does; "_out" ones write into a preallocated tensor.
+// A last section sets the per-channel op with a quantizer table computed once against the one taking lo/hi/bits.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -133,6 +134,35 @@ void cpu_section() {
               100.0 * (ours != theirs).sum().item<double>() / static_cast<double>(x.numel()));
 }
 
+// The per-site cost that a table computed once removes: on a small activation (a late ResNet stage at batch 32) the
+// lo/hi/bits op recomputes the per-channel quantizer parameters every call; the params overload takes them ready.
+void channel_params_section() {
+  const at::Tensor x = at::randn({32, 64, 8, 8}, at::kFloat);
+  const double bytes = static_cast<double>(x.numel()) * sizeof(float);
+  at::Tensor out = at::empty_like(x);
+  out.fill_(0.0f);
+  const ChannelRanges r = channel_ranges(x);
+  const at::Tensor table = quantsim::fake_quant_channel_params(r.lo, r.hi, r.bits);
+  constexpr int kCalls = 100;
+  std::printf("CPU: small tensor 32x64x8x8 float32 (%.2f MB), %d calls per repetition\n", bytes / 1e6, kCalls);
+  std::vector<Contender> contenders = {
+      {"quantsim per-channel _out, lo/hi/bits each call",
+       [&] {
+         for (int i = 0; i < kCalls; ++i) quantsim::fake_quant_per_channel_out(x, r.lo, r.hi, r.bits, 1, out);
+       },
+       {}},
+      {"quantsim per-channel _out, table computed once",
+       [&] {
+         for (int i = 0; i < kCalls; ++i) quantsim::fake_quant_per_channel_out(x, table, 1, out);
+       },
+       {}},
+  };
+  measure(contenders, [] {});
+  print_table(contenders, bytes * kCalls);
+  const double ratio = median(contenders[0].seconds) / median(contenders[1].seconds);
+  std::printf("  %-50s %6.2fx\n", "time: lo/hi/bits each call / table once", ratio);
+}
+
 void gpu_section() {
 #ifdef QUANTSIM_TORCH_CUDA
   if (!torch::cuda::is_available()) {
@@ -147,14 +177,19 @@ void gpu_section() {
   const ChannelRanges r = channel_ranges(x);
   const float lo = x.min().item<float>();
   const float hi = x.max().item<float>();
+  const at::Tensor table = quantsim::fake_quant_channel_params(r.lo, r.hi, r.bits).to(x.device());
   std::printf("GPU: tensor 64x256x64x64 float32 (%.0f MB), %d bits\n", bytes / 1e6, kBits);
   std::vector<Contender> contenders = {
       {"device-to-device copy_", [&] { dst.copy_(x); }, {}},
       {"quantsim per-channel _out", [&] { quantsim::fake_quant_per_channel_out(x, r.lo, r.hi, r.bits, 1, out); }, {}},
       {"quantsim per-tensor _out", [&] { quantsim::fake_quant_per_tensor_out(x, lo, hi, kBits, out); }, {}},
+      {"quantsim per-channel _out, table on the device",
+       [&] { quantsim::fake_quant_per_channel_out(x, table, 1, out); },
+       {}},
   };
   measure(contenders, [] { torch::cuda::synchronize(); });
   print_table(contenders, bytes);
+  print_ratio("per-channel: table on the device / lo/hi/bits", contenders[3], contenders[1], bytes, 1.0);
   print_ratio("per-channel: quantsim / copy", contenders[1], contenders[0], bytes, 0.7);
   print_ratio("per-tensor:  quantsim / copy", contenders[2], contenders[0], bytes, 0.7);
 #else
@@ -168,6 +203,7 @@ int main() {
   // Timings depend on the BLAS and thread counts: every benchmark names them first.
   std::printf("host: %s\n", quantsim::describe(quantsim::runtime_info()).c_str());
   cpu_section();
+  channel_params_section();
   gpu_section();
   return 0;
 }

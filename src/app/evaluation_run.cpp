@@ -23,6 +23,7 @@
 #include "quantsim/passes/gpfq_weights.h"
 #include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/passes/statistics_collector.h"
+#include "quantsim/quant/cuda_sync_debug.h"
 #include "quantsim/quant/weight_quantization.h"
 #include "quantsim/results/results_log.h"
 
@@ -121,10 +122,14 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
     runnable.layer_report = std::make_shared<LayerReportRecorder>(layer_report_options(config), model, pipeline->model,
                                                                   *pipeline->quantizer, pipeline->weights);
   }
-  runnable.forward = [pipeline, report = runnable.layer_report](const at::Tensor& x) {
+  runnable.forward = [pipeline, report = runnable.layer_report, dynamic](const at::Tensor& x) {
     if (report) return report->forward(x.to(pipeline->model.device()));
+    const at::Tensor input = x.to(pipeline->model.device());
     ScopedSiteHandler scope(*pipeline->quantizer);
-    return pipeline->model.forward(x.to(pipeline->model.device()));
+    // With static ranges the forward and its site ops never wait for the device (QUANTSIM_CUDA_SYNC_DEBUG checks it);
+    // the input's upload above and the caller's read of the logits may.
+    const CudaSyncDebugScope no_sync(!dynamic);
+    return pipeline->model.forward(input);
   };
   return runnable;
 }

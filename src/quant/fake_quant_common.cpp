@@ -72,14 +72,11 @@ int64_t normalized_axis(const at::Tensor& x, int64_t axis) {
   return axis < 0 ? axis + dim : axis;
 }
 
-at::Tensor per_channel_params(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
-                              int64_t axis) {
-  check_float32(x, "x");
+at::Tensor channel_params_table(const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits, int64_t channels) {
   check_float32(lo, "lo");
   check_float32(hi, "hi");
   TORCH_CHECK_TYPE(bits.scalar_type() == at::kInt || bits.scalar_type() == at::kLong,
                    "fake_quant_per_channel: bits must be int32 (or int64), got ", bits.scalar_type());
-  const int64_t channels = x.size(normalized_axis(x, axis));
   const at::Tensor lo_cpu = channel_vector(lo, "lo", channels);
   const at::Tensor hi_cpu = channel_vector(hi, "hi", channels);
   const at::Tensor bits_cpu = channel_vector(bits, "bits", channels).to(at::kLong);
@@ -101,6 +98,23 @@ at::Tensor per_channel_params(const at::Tensor& x, const at::Tensor& lo, const a
     q_max[c] = p.q_max;
   }
   return params;
+}
+
+at::Tensor per_channel_params(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
+                              int64_t axis) {
+  check_float32(x, "x");
+  return channel_params_table(lo, hi, bits, x.size(normalized_axis(x, axis)));
+}
+
+void check_params_table(const at::Tensor& x, const at::Tensor& params, int64_t axis) {
+  check_float32(x, "x");
+  check_float32(params, "params");
+  const int64_t channels = x.size(normalized_axis(x, axis));
+  TORCH_CHECK_VALUE(params.dim() == 2 && params.size(0) == 3 && params.size(1) == channels && params.is_contiguous(),
+                    "fake_quant_per_channel: params must be a contiguous [3, ", channels,
+                    "] table from fake_quant_channel_params, got ", params.sizes());
+  TORCH_CHECK_VALUE(params.device() == x.device(), "fake_quant_per_channel: params are on ", params.device(),
+                    " but x is on ", x.device());
 }
 
 kernels::ChannelQuantParams channel_params_view(const at::Tensor& params) {

@@ -19,10 +19,17 @@ struct ChannelLayout {
 // Checks dtype (float32), bits and a finite range; throws c10::TypeError / c10::ValueError naming the problem.
 kernels::AffineQuantParams per_tensor_params(const at::Tensor& x, double lo, double hi, int64_t bits);
 
-// Checks x, lo, hi, bits and axis and returns a float32 CPU tensor [3, channels] holding, per channel, the rows
-// scale, zero_point, q_max (kernels::ChannelQuantParams views its rows).
+// Checks lo, hi and bits (one dimension, `channels` entries each, any device) and returns a float32 CPU tensor
+// [3, channels] holding, per channel, the rows scale, zero_point, q_max (kernels::ChannelQuantParams views its rows).
+at::Tensor channel_params_table(const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits, int64_t channels);
+
+// Checks x and axis, then channel_params_table for x.size(axis) channels.
 at::Tensor per_channel_params(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
                               int64_t axis);
+
+// Checks x (float32), axis and a table from channel_params_table: float32, contiguous, [3, x.size(axis)], on x's
+// device. Its values are not checked again: they were when the table was made.
+void check_params_table(const at::Tensor& x, const at::Tensor& params, int64_t axis);
 
 kernels::ChannelQuantParams channel_params_view(const at::Tensor& params);
 

@@ -32,9 +32,8 @@ at::Tensor per_tensor_cpu(const at::Tensor& x, double lo, double hi, int64_t bit
   return per_tensor_out_cpu(x, lo, hi, bits, out);
 }
 
-at::Tensor& per_channel_out_cpu(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
-                                int64_t axis, at::Tensor& out) {
-  const at::Tensor params = fake_quant_detail::per_channel_params(x, lo, hi, bits, axis);
+// `params`: a checked table on the CPU (fake_quant_common's channel_params_table).
+at::Tensor& per_channel_table_out_cpu(const at::Tensor& x, const at::Tensor& params, int64_t axis, at::Tensor& out) {
   const kernels::ChannelQuantParams view = fake_quant_detail::channel_params_view(params);
   const int64_t channel_axis = fake_quant_detail::normalized_axis(x, axis);
   compute_into(x, out, [&](const at::Tensor& src, at::Tensor& dst) {
@@ -48,10 +47,26 @@ at::Tensor& per_channel_out_cpu(const at::Tensor& x, const at::Tensor& lo, const
   return out;
 }
 
+at::Tensor& per_channel_out_cpu(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
+                                int64_t axis, at::Tensor& out) {
+  return per_channel_table_out_cpu(x, fake_quant_detail::per_channel_params(x, lo, hi, bits, axis), axis, out);
+}
+
 at::Tensor per_channel_cpu(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
                            int64_t axis) {
   at::Tensor out = fake_quant_detail::empty_output(x);
   return per_channel_out_cpu(x, lo, hi, bits, axis, out);
+}
+
+at::Tensor& per_channel_params_out_cpu(const at::Tensor& x, const at::Tensor& params, int64_t axis, at::Tensor& out) {
+  fake_quant_detail::check_params_table(x, params, axis);
+  return per_channel_table_out_cpu(x, params, axis, out);
+}
+
+at::Tensor per_channel_params_cpu(const at::Tensor& x, const at::Tensor& params, int64_t axis) {
+  fake_quant_detail::check_params_table(x, params, axis);
+  at::Tensor out = fake_quant_detail::empty_output(x);
+  return per_channel_table_out_cpu(x, params, axis, out);
 }
 
 }  // namespace
@@ -61,6 +76,8 @@ TORCH_LIBRARY_IMPL(quantsim, CPU, m) {
   m.impl("fake_quant_per_tensor.out", TORCH_FN(per_tensor_out_cpu));
   m.impl("fake_quant_per_channel", TORCH_FN(per_channel_cpu));
   m.impl("fake_quant_per_channel.out", TORCH_FN(per_channel_out_cpu));
+  m.impl("fake_quant_per_channel.params", TORCH_FN(per_channel_params_cpu));
+  m.impl("fake_quant_per_channel.params_out", TORCH_FN(per_channel_params_out_cpu));
 }
 
 }  // namespace quantsim

@@ -1,6 +1,8 @@
 // CUDA backend of the quantsim fake-quant ops. Compiled only against a CUDA-enabled LibTorch (QUANTSIM_TORCH_CUDA);
 // Debian's CPU LibTorch builds this file to nothing. The quantizer parameters are computed on the host by the same
-// code as for the CPU backend and uploaded, so both backends quantize with bit-identical parameters.
+// code as for the CPU backend, so both backends quantize with bit-identical parameters: per call and uploaded with a
+// blocking copy for the lo/hi/bits overload, once by the caller for the `params` overload (which then only enqueues
+// its kernel).
 #ifdef QUANTSIM_TORCH_CUDA
 
 #include <ATen/ATen.h>
@@ -32,11 +34,9 @@ at::Tensor per_tensor_cuda(const at::Tensor& x, double lo, double hi, int64_t bi
   return per_tensor_out_cuda(x, lo, hi, bits, out);
 }
 
-at::Tensor& per_channel_out_cuda(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
-                                 const at::Tensor& bits, int64_t axis, at::Tensor& out) {
+// `params`: a checked table on x's device.
+at::Tensor& per_channel_table_out_cuda(const at::Tensor& x, const at::Tensor& params, int64_t axis, at::Tensor& out) {
   const c10::cuda::CUDAGuard device_guard(x.device());
-  const at::Tensor params =
-      fake_quant_detail::per_channel_params(x, lo, hi, bits, axis).to(x.device(), /*non_blocking=*/false);
   const kernels::ChannelQuantParams view = fake_quant_detail::channel_params_view(params);
   const int64_t channel_axis = fake_quant_detail::normalized_axis(x, axis);
   compute_into(x, out, [&](const at::Tensor& src, at::Tensor& dst) {
@@ -48,10 +48,28 @@ at::Tensor& per_channel_out_cuda(const at::Tensor& x, const at::Tensor& lo, cons
   return out;
 }
 
+at::Tensor& per_channel_out_cuda(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
+                                 const at::Tensor& bits, int64_t axis, at::Tensor& out) {
+  const at::Tensor params =
+      fake_quant_detail::per_channel_params(x, lo, hi, bits, axis).to(x.device(), /*non_blocking=*/false);
+  return per_channel_table_out_cuda(x, params, axis, out);
+}
+
 at::Tensor per_channel_cuda(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits,
                             int64_t axis) {
   at::Tensor out = fake_quant_detail::empty_output(x);
   return per_channel_out_cuda(x, lo, hi, bits, axis, out);
+}
+
+at::Tensor& per_channel_params_out_cuda(const at::Tensor& x, const at::Tensor& params, int64_t axis, at::Tensor& out) {
+  fake_quant_detail::check_params_table(x, params, axis);
+  return per_channel_table_out_cuda(x, params, axis, out);
+}
+
+at::Tensor per_channel_params_cuda(const at::Tensor& x, const at::Tensor& params, int64_t axis) {
+  fake_quant_detail::check_params_table(x, params, axis);
+  at::Tensor out = fake_quant_detail::empty_output(x);
+  return per_channel_table_out_cuda(x, params, axis, out);
 }
 
 }  // namespace
@@ -61,6 +79,8 @@ TORCH_LIBRARY_IMPL(quantsim, CUDA, m) {
   m.impl("fake_quant_per_tensor.out", TORCH_FN(per_tensor_out_cuda));
   m.impl("fake_quant_per_channel", TORCH_FN(per_channel_cuda));
   m.impl("fake_quant_per_channel.out", TORCH_FN(per_channel_out_cuda));
+  m.impl("fake_quant_per_channel.params", TORCH_FN(per_channel_params_cuda));
+  m.impl("fake_quant_per_channel.params_out", TORCH_FN(per_channel_params_out_cuda));
 }
 
 }  // namespace quantsim

@@ -8,6 +8,7 @@
 
 #include <utility>
 
+#include "fake_quant_common.h"
 #include "quantsim/core/errors.h"
 
 namespace quantsim {
@@ -19,6 +20,10 @@ TORCH_LIBRARY_FRAGMENT(quantsim, m) {
   m.def("fake_quant_per_channel(Tensor x, Tensor lo, Tensor hi, Tensor bits, int axis) -> Tensor");
   m.def("fake_quant_per_channel.out(Tensor x, Tensor lo, Tensor hi, Tensor bits, int axis, *, Tensor(a!) out) "
         "-> Tensor(a!)");
+  // The same with the quantizer parameters precomputed by fake_quant_channel_params and kept on x's device: nothing
+  // is computed or copied per call, so a CUDA call only enqueues its kernel.
+  m.def("fake_quant_per_channel.params(Tensor x, Tensor params, int axis) -> Tensor");
+  m.def("fake_quant_per_channel.params_out(Tensor x, Tensor params, int axis, *, Tensor(a!) out) -> Tensor(a!)");
 }
 
 namespace {
@@ -54,6 +59,25 @@ at::Tensor fake_quant_per_channel(const at::Tensor& x, const at::Tensor& lo, con
       find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t)>(
           "quantsim::fake_quant_per_channel", "");
   return rethrowing_user_errors([&] { return op.call(x, lo, hi, bits, axis); });
+}
+
+at::Tensor fake_quant_channel_params(const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits) {
+  return rethrowing_user_errors([&] {
+    TORCH_CHECK_VALUE(lo.dim() == 1, "fake_quant_channel_params: lo must have one dimension, got ", lo.sizes());
+    return fake_quant_detail::channel_params_table(lo, hi, bits, lo.size(0));
+  });
+}
+
+at::Tensor fake_quant_per_channel(const at::Tensor& x, const at::Tensor& params, int64_t axis) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t)>(
+      "quantsim::fake_quant_per_channel", "params");
+  return rethrowing_user_errors([&] { return op.call(x, params, axis); });
+}
+
+at::Tensor& fake_quant_per_channel_out(const at::Tensor& x, const at::Tensor& params, int64_t axis, at::Tensor& out) {
+  static const auto op = find_op<at::Tensor&(const at::Tensor&, const at::Tensor&, int64_t, at::Tensor&)>(
+      "quantsim::fake_quant_per_channel", "params_out");
+  return rethrowing_user_errors([&]() -> at::Tensor& { return op.call(x, params, axis, out); });
 }
 
 at::Tensor& fake_quant_per_tensor_out(const at::Tensor& x, float lo, float hi, int bits, at::Tensor& out) {

@@ -97,20 +97,27 @@ QuantParams compute_quant_params(const TensorQuantRequest& request, const Channe
   return params;
 }
 
+at::Tensor quant_params_table(const QuantParams& params, const at::Device& device) {
+  const auto floats = at::TensorOptions().dtype(at::kFloat);
+  const at::Tensor table = fake_quant_channel_params(
+      at::tensor(params.lo, floats), at::tensor(params.hi, floats),
+      at::tensor(std::vector<int32_t>(params.channel_bits.begin(), params.channel_bits.end()),
+                 at::TensorOptions().dtype(at::kInt)));
+  if (device.is_cpu()) return table;
+  // From pinned memory a non-blocking copy is truly asynchronous: it is queued on the current stream ahead of the
+  // kernels that read the table, and the host never waits for the device (docs/QUANTIZATION.md, section 4).
+  return table.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 at::Tensor apply_quant_params(const at::Tensor& x, const QuantParams& params, int64_t axis, QuantParamTensors& cache) {
   if (!params.per_channel) {
     return fake_quant_per_tensor(x, static_cast<float>(params.range.lo), static_cast<float>(params.range.hi),
                                  params.bits);
   }
-  if (!cache.lo.defined() || cache.lo.device() != x.device()) {
-    const auto floats = at::TensorOptions().dtype(at::kFloat);
-    cache.lo = at::tensor(params.lo, floats).to(x.device());
-    cache.hi = at::tensor(params.hi, floats).to(x.device());
-    cache.bits = at::tensor(std::vector<int32_t>(params.channel_bits.begin(), params.channel_bits.end()),
-                            at::TensorOptions().dtype(at::kInt))
-                     .to(x.device());
+  if (!cache.channel_params.defined() || cache.channel_params.device() != x.device()) {
+    cache.channel_params = quant_params_table(params, x.device());
   }
-  return fake_quant_per_channel(x, cache.lo, cache.hi, cache.bits, axis);
+  return fake_quant_per_channel(x, cache.channel_params, axis);
 }
 
 }  // namespace quantsim

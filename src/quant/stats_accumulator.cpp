@@ -71,7 +71,10 @@ void StatsAccumulator::observe(const at::Tensor& batch) {
   if (phase_ != Phase::kFirstPass) throw std::logic_error("StatsAccumulator::observe after finish_first_pass");
   check_batch(batch, "observe");
   if (batch.size(0) == 0) return;
-  const stats_detail::PlaneMoments planes = stats_detail::plane_moments(batch);
+  observe_moments(stats_detail::plane_moments(batch));
+}
+
+void StatsAccumulator::observe_moments(const stats_detail::PlaneMoments& planes) {
   double batch_min = kInfinity;
   double batch_max = -kInfinity;
   for (size_t c = 0; c < channels_.size(); ++c) {
@@ -100,7 +103,7 @@ void StatsAccumulator::observe(const at::Tensor& batch) {
   sum_of_batch_min_ += batch_min;
   sum_of_batch_max_ += batch_max;
   ++batches_;
-  images_first_pass_ += batch.size(0);
+  images_first_pass_ += planes.images;
 }
 
 void StatsAccumulator::finish_first_pass() {
@@ -120,9 +123,10 @@ void StatsAccumulator::observe_abs_deviation(const at::Tensor& batch) {
   }
   check_batch(batch, "observe_abs_deviation");
   if (batch.size(0) == 0) return;
-  const stats_detail::PlaneAbsDeviations planes = stats_detail::plane_abs_deviations(batch, channel_means_,
-                                                                                     tensor_mean_);
-  const int64_t images = batch.size(0);
+  observe_deviations(stats_detail::plane_abs_deviations(batch, channel_means_, tensor_mean_), batch.size(0));
+}
+
+void StatsAccumulator::observe_deviations(const stats_detail::PlaneAbsDeviations& planes, int64_t images) {
   const int64_t channel_count = static_cast<int64_t>(channels_.size());
   for (int64_t c = 0; c < channel_count; ++c) {
     ChannelMoments& channel = channels_[static_cast<size_t>(c)];
@@ -189,11 +193,23 @@ TensorStats StatsAccumulator::tensor_stats() const {
   return stats;
 }
 
+void StatsAccumulator::observe_on_device(const at::Tensor& batch) {
+  check_batch(batch, "observe");
+  const stats_detail::PlaneStats planes = stats_detail::plane_stats_on_device(batch);
+  observe_moments(planes.moments);
+  finish_first_pass();
+  observe_deviations(planes.deviations, batch.size(0));
+}
+
 ChannelwiseStats dynamic_batch_stats(const at::Tensor& batch) {
   StatsAccumulator accumulator;
-  accumulator.observe(batch);
-  accumulator.finish_first_pass();
-  accumulator.observe_abs_deviation(batch);
+  if (!stats_detail::takes_cpu_kernel(batch) && batch.dim() >= 2 && batch.numel() > 0) {
+    accumulator.observe_on_device(batch);  // one transfer of the per-plane results, never the activations
+  } else {
+    accumulator.observe(batch);
+    accumulator.finish_first_pass();
+    accumulator.observe_abs_deviation(batch);
+  }
   return accumulator.finish();
 }
 

@@ -136,8 +136,6 @@ PlaneLayout plane_layout(const at::Tensor& batch) {
   return layout;
 }
 
-bool takes_cpu_kernel(const at::Tensor& batch) { return batch.device().is_cpu() && batch.scalar_type() == at::kFloat; }
-
 // Runs fn(plane_index, plane_values) for every plane, in parallel.
 template <typename Fn>
 void for_each_plane(const at::Tensor& contiguous, const PlaneLayout& layout, Fn fn) {
@@ -220,6 +218,39 @@ PlaneAbsDeviations plane_abs_deviations_aten(const at::Tensor& batch, const Plan
 }
 
 }  // namespace
+
+bool takes_cpu_kernel(const at::Tensor& batch) { return batch.device().is_cpu() && batch.scalar_type() == at::kFloat; }
+
+PlaneStats plane_stats_on_device(const at::Tensor& batch) {
+  const PlaneLayout layout = plane_layout(batch);
+  if (layout.planes() == 0 || layout.plane_size == 0) {
+    throw std::invalid_argument("plane_stats_on_device: a batch without values");
+  }
+  const at::Tensor planes = batch.reshape({layout.images, layout.channels, layout.plane_size}).to(at::kDouble);
+  const at::Tensor sum = planes.sum(2);
+  const at::Tensor m2 = (planes - (sum / static_cast<double>(layout.plane_size)).unsqueeze(2)).square().sum(2);
+  const auto extremes = at::aminmax(planes, 2);
+  const auto channel_count = static_cast<double>(layout.images * layout.plane_size);
+  const at::Tensor channel_means = sum.sum(0) / channel_count;
+  const at::Tensor tensor_mean = sum.sum() / (channel_count * static_cast<double>(layout.channels));  // on the device
+  const at::Tensor from_channel_mean = (planes - channel_means.view({1, -1, 1})).abs_().sum(2);
+  const at::Tensor from_tensor_mean = (planes - tensor_mean).abs_().sum(2);
+  const std::vector<double> all = to_vector(
+      at::stack({sum, m2, std::get<0>(extremes), std::get<1>(extremes), from_channel_mean, from_tensor_mean}));
+  const auto part = [&](int64_t k) {
+    const auto size = static_cast<size_t>(layout.planes());
+    return std::vector<double>(all.begin() + static_cast<std::ptrdiff_t>(k * size),
+                               all.begin() + static_cast<std::ptrdiff_t>((k + 1) * size));
+  };
+  PlaneStats stats{empty_moments(layout), {}};
+  stats.moments.sum = part(0);
+  stats.moments.m2 = part(1);
+  stats.moments.min = part(2);
+  stats.moments.max = part(3);
+  stats.deviations.from_channel_mean = part(4);
+  stats.deviations.from_tensor_mean = part(5);
+  return stats;
+}
 
 PlaneMoments plane_moments(const at::Tensor& batch) {
   const PlaneLayout layout = plane_layout(batch);

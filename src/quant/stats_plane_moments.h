@@ -38,4 +38,16 @@ PlaneMoments plane_moments(const at::Tensor& batch);
 PlaneAbsDeviations plane_abs_deviations(const at::Tensor& batch, const std::vector<double>& channel_means,
                                         double tensor_mean);
 
+// True when `batch` takes the CPU kernel (float32 on the CPU); anything else is reduced with ATen on its device.
+bool takes_cpu_kernel(const at::Tensor& batch);
+
+// Both passes over one batch at once, with ATen on the batch's own device (dynamic ranges, `-sm no`): the absolute
+// deviations are measured from this batch's channel and tensor means as computed there, and every result reaches the
+// host in a single transfer of 6 * N * C doubles, never the activations themselves.
+struct PlaneStats {
+  PlaneMoments moments;
+  PlaneAbsDeviations deviations;
+};
+PlaneStats plane_stats_on_device(const at::Tensor& batch);
+
 }  // namespace quantsim::stats_detail

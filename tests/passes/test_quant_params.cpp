@@ -137,3 +137,40 @@ TEST(ActivationQuantizer, DynamicRangesComeFromTheBatch) {
   const at::Tensor expected = fake_quant_per_tensor(x, x.min().item<float>(), x.max().item<float>(), 4);
   EXPECT_TRUE(quantizer.on_site(0, x).equal(expected));
 }
+
+// Static per-channel ranges: the quantizer table is computed and placed on the tensor's device on the first batch
+// only; every later batch reuses that very tensor (no recomputation, no copy), with the same result as the lo/hi/bits
+// op.
+TEST(ActivationQuantizer, StaticPerChannelParamsAreComputedOnceAndReused) {
+  std::vector<Site> sites(1);
+  sites[0].name = "conv";
+  Statistics statistics;
+  statistics.sites.push_back(
+      {"conv", {2, 3, 3}, {stats(-1.0, 2.0, 0, 1, 1), {stats(-1.0, 1.0, 0, 1, 1), stats(-0.5, 2.0, 0, 1, 1)}}});
+  ActivationQuantOptions options;
+  options.bits = 4;
+  options.per_channel = true;
+  ActivationQuantizer quantizer(sites, options, &statistics);
+  EXPECT_FALSE(quantizer.states()[0].tensors.channel_params.defined());
+
+  const at::Tensor first = at::randn({2, 2, 3, 3}) * 3;
+  const at::Tensor y1 = quantizer.on_site(0, first);
+  const ActivationQuantizer::SiteState& state = quantizer.states()[0];
+  ASSERT_TRUE(state.decided);
+  ASSERT_TRUE(state.params.per_channel);
+  const at::Tensor table = state.tensors.channel_params;
+  ASSERT_TRUE(table.defined());
+  EXPECT_EQ(table.sizes(), (std::vector<int64_t>{3, 2}));
+  const auto expected = [&](const at::Tensor& x) {
+    return fake_quant_per_channel(
+        x, at::tensor(state.params.lo), at::tensor(state.params.hi),
+        at::tensor(std::vector<int32_t>{state.params.channel_bits.begin(), state.params.channel_bits.end()}), 1);
+  };
+  EXPECT_TRUE(y1.equal(expected(first)));
+
+  for (int batch = 0; batch < 3; ++batch) {
+    const at::Tensor x = at::randn({3, 2, 3, 3}) * 2;
+    EXPECT_TRUE(quantizer.on_site(0, x).equal(expected(x)));
+    EXPECT_TRUE(quantizer.states()[0].tensors.channel_params.is_same(table)) << "batch " << batch;
+  }
+}

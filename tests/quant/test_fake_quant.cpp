@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/affine_quantizer.h"
 #include "fake_quant_test_support.h"
 #include "quantsim/core/errors.h"
 
@@ -257,10 +258,57 @@ TEST(FakeQuantOp, RejectsBadArguments) {
   }
 }
 
+// The table overload is the lo/hi/bits one with the parameters computed beforehand: bit for bit the same result, on
+// every layout the op accepts, through the plain and the out variants.
+TEST(FakeQuantOp, PrecomputedChannelParamsGiveTheSameResult) {
+  FakeQuantInputs inputs(11);
+  const ChannelRanges r = testing::random_channel_ranges(inputs, 5);
+  const at::Tensor table = fake_quant_channel_params(r.lo, r.hi, r.bits);
+  EXPECT_EQ(table.sizes(), (std::vector<int64_t>{3, 5}));
+  EXPECT_TRUE(table.is_cpu());
+  const at::Tensor x = testing::random_channel_tensor(inputs, {4, 5, 7, 9}, 1, r);
+  const at::Tensor expected = per_channel(x, r, 1);
+  EXPECT_TRUE(bitwise_equal(expected, testing::reference_per_channel(x, r, 1)));
+  EXPECT_TRUE(bitwise_equal(fake_quant_per_channel(x, table, 1), expected));
+  EXPECT_TRUE(bitwise_equal(fake_quant_per_channel(x, table, -3), expected));
+  const at::Tensor channels_last = x.contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(bitwise_equal(fake_quant_per_channel(channels_last, table, 1), expected));
+  EXPECT_TRUE(bitwise_equal(fake_quant_per_channel(x.transpose(2, 3), table, 1), expected.transpose(2, 3)));
+  at::Tensor in_place = x.clone();
+  fake_quant_per_channel_out(in_place, table, 1, in_place);
+  EXPECT_TRUE(bitwise_equal(in_place, expected));
+  // The table holds the grid of make_affine_quant_params: scale, zero point, largest level.
+  const kernels::AffineQuantParams first = kernels::make_affine_quant_params(
+      r.lo[0].item<float>(), r.hi[0].item<float>(), r.bits[0].item<int>());
+  EXPECT_EQ(table[0][0].item<float>(), first.scale);
+  EXPECT_EQ(table[1][0].item<float>(), first.zero_point);
+  EXPECT_EQ(table[2][0].item<float>(), first.q_max);
+}
+
+TEST(FakeQuantOp, RejectsBadChannelParams) {
+  const at::Tensor x = at::zeros({2, 3, 4}, at::kFloat);
+  const ChannelRanges ok = channel_ranges({-1, -1, -1}, {1, 1, 1}, {4, 4, 4});
+  const at::Tensor table = fake_quant_channel_params(ok.lo, ok.hi, ok.bits);
+  EXPECT_NO_THROW(fake_quant_per_channel(x, table, 1));
+  EXPECT_THROW(fake_quant_per_channel(x, table, 0), UserError);      // 2 channels on axis 0
+  EXPECT_THROW(fake_quant_per_channel(x, table.t(), 1), UserError);  // [3, 3] but not contiguous
+  EXPECT_THROW(fake_quant_per_channel(x, table[0], 1), UserError);   // one row only
+  EXPECT_THROW(fake_quant_per_channel(x, table.to(at::kDouble), 1), UserError);
+  EXPECT_THROW(fake_quant_per_channel(x.to(at::kDouble), table, 1), UserError);
+  EXPECT_THROW(fake_quant_channel_params(ok.lo, ok.hi, ok.bits.to(at::kFloat)), UserError);
+  EXPECT_THROW(fake_quant_channel_params(ok.lo[0], ok.hi, ok.bits), UserError);  // no dimension
+  EXPECT_THROW(fake_quant_channel_params(ok.lo, floats({1, kInf, 1}), ok.bits), UserError);
+  EXPECT_THROW(fake_quant_channel_params(ok.lo, ok.hi.narrow(0, 0, 2), ok.bits), UserError);
+}
+
 TEST(FakeQuantOp, RegisteredInTheQuantsimNamespace) {
   for (const char* name : {"quantsim::fake_quant_per_tensor", "quantsim::fake_quant_per_channel"}) {
     EXPECT_TRUE(c10::Dispatcher::singleton().findSchema({name, ""}).has_value()) << name;
     EXPECT_TRUE(c10::Dispatcher::singleton().findSchema({name, "out"}).has_value()) << name;
+  }
+  for (const char* overload : {"params", "params_out"}) {
+    EXPECT_TRUE(c10::Dispatcher::singleton().findSchema({"quantsim::fake_quant_per_channel", overload}).has_value())
+        << overload;
   }
 }
 

@@ -229,5 +229,31 @@ TEST(DynamicBatchStats, AreTheStatisticsOfTheBatchAlone) {
   EXPECT_EQ(stats.per_channel[3].max_batch_mean, stats.per_channel[3].max);
 }
 
+// A batch that is not float32 on the CPU (as a CUDA activation) is reduced with tensor ops on its own device, both
+// passes at once; a double CPU batch takes that path here. It must give what the host computation gives: the CPU
+// kernel's statistics of the float batch, and the two-pass accumulator's of the same double batch.
+TEST(DynamicBatchStats, ReducedOnTheDeviceLikeTheHostComputation) {
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{16, 4, 6, 6}, std::vector<int64_t>{9, 5}}) {
+    const at::Tensor batch = calibration_data(shape, /*offset=*/3.0);
+    const ChannelwiseStats host = dynamic_batch_stats(batch);
+    const ChannelwiseStats device = dynamic_batch_stats(batch.to(at::kDouble));
+    StatsAccumulator two_passes;
+    two_passes.observe(batch.to(at::kDouble));
+    two_passes.finish_first_pass();
+    two_passes.observe_abs_deviation(batch.to(at::kDouble));
+    const ChannelwiseStats old_device = two_passes.finish();
+    ASSERT_EQ(device.per_channel.size(), host.per_channel.size());
+    for (size_t c = 0; c < host.per_channel.size(); ++c) {
+      SCOPED_TRACE("channel " + std::to_string(c));
+      expect_moments_near(device.per_channel[c], host.per_channel[c], 1e-12);
+      expect_moments_near(device.per_channel[c], old_device.per_channel[c], 1e-14);
+      EXPECT_EQ(device.per_channel[c].max_batch_mean, host.per_channel[c].max);
+    }
+    expect_moments_near(device.per_tensor, host.per_tensor, 1e-12);
+    expect_moments_near(device.per_tensor, old_device.per_tensor, 1e-14);
+    expect_matches_reference(device, batch, 1e-9);
+  }
+}
+
 }  // namespace
 }  // namespace quantsim

@@ -24,10 +24,19 @@ at::Tensor fake_quant_per_tensor(const at::Tensor& x, float lo, float hi, int bi
 at::Tensor fake_quant_per_channel(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
                                   const at::Tensor& bits, int64_t axis);
 
+// Per-channel parameters computed once: fake_quant_channel_params checks lo, hi and bits as fake_quant_per_channel
+// does and returns the quantizer table (float32 [3, C] on the CPU: scale, zero point and largest level per channel).
+// Move it to x's device once and pass it to the overload below as often as needed: that call computes and copies
+// nothing, so on a CUDA device it only enqueues its kernel (no host round trip). It gives bit for bit the result of
+// fake_quant_per_channel(x, lo, hi, bits, axis). A table of the wrong shape or device throws UserError.
+at::Tensor fake_quant_channel_params(const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& bits);
+at::Tensor fake_quant_per_channel(const at::Tensor& x, const at::Tensor& params, int64_t axis);
+
 // The same, writing into a preallocated `out` of x's shape (float32, x's device); out may be x itself (in place)
 // but must not otherwise overlap it. Fastest when out has x's strides.
 at::Tensor& fake_quant_per_tensor_out(const at::Tensor& x, float lo, float hi, int bits, at::Tensor& out);
 at::Tensor& fake_quant_per_channel_out(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
                                        const at::Tensor& bits, int64_t axis, at::Tensor& out);
+at::Tensor& fake_quant_per_channel_out(const at::Tensor& x, const at::Tensor& params, int64_t axis, at::Tensor& out);
 
 }  // namespace quantsim

@@ -40,10 +40,15 @@ QuantParams compute_quant_params(const TensorQuantRequest& request, const Channe
 // The statistic bit allocation weighs channel i by: sigma_i (-bap gaus) or b_i (-bap laplace).
 std::vector<double> bit_allocation_weights(const std::vector<TensorStats>& channels, Prior prior);
 
-// Fake-quantizes `x` with `params`; per-channel along `axis`. The per-channel vectors are turned into tensors on
-// x's device once and cached in `cache` (pass the same cache for every call with the same params).
+// The per-channel quantizer table of `params` (fake_quant_channel_params) on `device`. To a CUDA device it is copied
+// from pinned memory without blocking the host.
+at::Tensor quant_params_table(const QuantParams& params, const at::Device& device);
+
+// Fake-quantizes `x` with `params`; per-channel along `axis`. The per-channel quantizer table is computed and moved
+// to x's device once and kept in `cache` (pass the same cache for every call with the same params; reset it when
+// the params change): later calls compute and copy nothing.
 struct QuantParamTensors {
-  at::Tensor lo, hi, bits;
+  at::Tensor channel_params;  // per channel: quant_params_table(params, x.device())
 };
 at::Tensor apply_quant_params(const at::Tensor& x, const QuantParams& params, int64_t axis, QuantParamTensors& cache);
 

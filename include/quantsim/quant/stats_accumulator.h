@@ -24,6 +24,10 @@
 #include "quantsim/quant/tensor_stats.h"
 
 namespace quantsim {
+namespace stats_detail {
+struct PlaneMoments;
+struct PlaneAbsDeviations;
+}  // namespace stats_detail
 
 struct ChannelwiseStats {
   TensorStats per_tensor;                // over all values of the tensor
@@ -63,7 +67,13 @@ class StatsAccumulator {
   };
   enum class Phase { kFirstPass, kSecondPass };
 
+  friend ChannelwiseStats dynamic_batch_stats(const at::Tensor& batch);
+
   void check_batch(const at::Tensor& batch, const char* caller);
+  void observe_moments(const stats_detail::PlaneMoments& planes);
+  void observe_deviations(const stats_detail::PlaneAbsDeviations& planes, int64_t images);
+  // Both passes over a single batch that does not take the CPU kernel, reduced on its device (dynamic ranges).
+  void observe_on_device(const at::Tensor& batch);
   TensorStats channel_stats(const ChannelMoments& channel) const;
   TensorStats tensor_stats() const;
 
@@ -80,7 +90,9 @@ class StatsAccumulator {
 };
 
 // Statistics of a single batch (`-sm no`, dynamic ranges): mean, std and b over the batch alone (b about the
-// batch's own mean); min_batch_mean / max_batch_mean equal min / max.
+// batch's own mean); min_batch_mean / max_batch_mean equal min / max. A batch that is not float32 on the CPU (a CUDA
+// activation) is reduced on its own device and only its per-image, per-channel sums come to the host, in one
+// transfer; b is then measured from the means as computed on the device (equal to the CPU's up to rounding).
 ChannelwiseStats dynamic_batch_stats(const at::Tensor& batch);
 
 }  // namespace quantsim
