@@ -16,8 +16,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Absolute, normalised, without a trailing separator (as tools/build_cache.py writes it).
 std::string absolute(const std::string& path) {
-  return path.empty() ? path : fs::absolute(fs::path(path)).lexically_normal().string();
+  if (path.empty()) return path;
+  fs::path normal = fs::absolute(fs::path(path)).lexically_normal();
+  if (!normal.has_filename() && normal.has_parent_path() && normal != normal.root_path()) normal = normal.parent_path();
+  return normal.string();
 }
 
 void copy_hex(char (&out)[64], const std::string& hex) {
