@@ -37,10 +37,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 // The precision flags of configuration i: FP32, then W8A8, W4A8, W4A4, W8A4, W6A6, ... (dynamic ranges).
 std::vector<std::string> configuration(int i) {
-  static const std::vector<std::vector<std::string>> kFlags = {
-      {}, {"--qtype", "int8", "-qw", "int8"}, {"--qtype", "int8", "-qw", "int4"}, {"--qtype", "int4", "-qw", "int4"},
-      {"--qtype", "int4", "-qw", "int8"},     {"--qtype", "int6", "-qw", "int6"}, {"--qtype", "int5", "-qw", "int5"},
-      {"--qtype", "int3", "-qw", "int8"}};
+  static const std::vector<std::vector<std::string>> kFlags = {{},
+                                                               {"--qtype", "int8", "-qw", "int8"},
+                                                               {"--qtype", "int8", "-qw", "int4"},
+                                                               {"--qtype", "int4", "-qw", "int4"},
+                                                               {"--qtype", "int4", "-qw", "int8"},
+                                                               {"--qtype", "int6", "-qw", "int6"},
+                                                               {"--qtype", "int5", "-qw", "int5"},
+                                                               {"--qtype", "int3", "-qw", "int8"}};
   return kFlags.at(static_cast<size_t>(i) % kFlags.size());
 }
 
@@ -49,8 +53,8 @@ double sweep(const Options& o, const std::string& data, const std::string& resul
   fs::remove(results);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < o.k; ++i) {
-    std::vector<std::string> args = {"--model", o.model, "--data", data,     "--results", results, "-j",
-                                     o.workers, "-b",    o.batch,  "--no-progress"};
+    std::vector<std::string> args = {"--model", o.model,   "--data", data,    "--results",    results,
+                                     "-j",      o.workers, "-b",     o.batch, "--no-progress"};
     if (!o.subset.empty()) args.insert(args.end(), {"-ss", o.subset});
     for (const std::string& flag : configuration(i)) args.push_back(flag);
     quantsim::run_evaluation(quantsim::parse_command_line(args).config);

@@ -7,7 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
@@ -81,8 +84,8 @@ TEST_F(RealDataCacheTest, Resnet8OnCifar10GivesTheSameLogitsFromTheCacheFp32AndS
   const std::string model = "--model " + data_ + "/models/resnet8_cifar10.pt";
   const std::string folder = data_ + "/cifar10/test";
   const std::string cache = dir_ + "/cifar.qsc";
-  const auto built = run_subcommand("cache build --no-progress --data " + folder + " " + model + " -ss 600 --out " +
-                                    cache);
+  const auto built =
+      run_subcommand("cache build --no-progress --data " + folder + " " + model + " -ss 600 --out " + cache);
   ASSERT_EQ(built.exit_code, 0) << built.output;
   EXPECT_NE(built.output.find("cached 600 images of 32x32"), std::string::npos) << built.output;
   expect_same_results(folder, cache, model + " -ss 600", "fp32");
@@ -113,8 +116,10 @@ TEST_F(RealDataCacheTest, TinyDarknetOnImagenetJpegsGivesTheSameLogitsFromTheCac
   const std::string model = "--model " + data_ + "/models/tiny_darknet.pt";
   const std::string folder = data_ + "/imagenet/val1300";
   const std::string cache = dir_ + "/val.qsc";
-  const auto built = run_subcommand("cache build --no-progress --data " + folder + " " + model + " -ss 24 -sh --seed 9"
-                                    " --out " + cache);
+  const auto built = run_subcommand("cache build --no-progress --data " + folder + " " + model +
+                                    " -ss 24 -sh --seed 9"
+                                    " --out " +
+                                    cache);
   ASSERT_EQ(built.exit_code, 0) << built.output;
   expect_same_results(folder, cache, model + " -ss 24 -sh --seed 9 -b 8", "darknet");
   // A run that needs images the partial cache does not hold is refused, saying how to rebuild.
@@ -126,8 +131,8 @@ TEST_F(RealDataCacheTest, TinyDarknetOnImagenetJpegsGivesTheSameLogitsFromTheCac
 TEST_F(RealDataCacheTest, ThePythonToolBuildsTheSamePixelsAndQuantSimReadsIt) {
   if (!has_torchvision()) GTEST_SKIP() << "/usr/bin/python3 with torchvision not found";
   const std::string tool = std::string("/usr/bin/python3 ") + QUANTSIM_SOURCE_DIR + "/tools/build_cache.py";
-  for (const auto& [folder, model] : {std::pair<std::string, std::string>{"imagenet/val1300", "tiny_darknet"},
-                                      {"cifar10/test", "resnet8_cifar10"}}) {
+  for (const auto& [folder, model] :
+       {std::pair<std::string, std::string>{"imagenet/val1300", "tiny_darknet"}, {"cifar10/test", "resnet8_cifar10"}}) {
     const std::string flags = " --data " + data_ + "/" + folder + " --model " + data_ + "/models/" + model + ".pt";
     const std::string cpp = dir_ + "/" + model + "_cpp.qsc";
     const std::string py = dir_ + "/" + model + "_py.qsc";
@@ -138,8 +143,8 @@ TEST_F(RealDataCacheTest, ThePythonToolBuildsTheSamePixelsAndQuantSimReadsIt) {
     const std::string pixels = pixel_section(cpp);
     EXPECT_GT(pixels.size(), 20u * 3 * 32 * 32);
     EXPECT_TRUE(pixels == pixel_section(py)) << model << ": the Python-built pixels differ";
-    EXPECT_EQ(file_bytes(cpp).substr(0, 208), file_bytes(py).substr(0, 72) + file_bytes(cpp).substr(72, 8) +
-                                                   file_bytes(py).substr(80, 128))
+    EXPECT_EQ(file_bytes(cpp).substr(0, 208),
+              file_bytes(py).substr(0, 72) + file_bytes(cpp).substr(72, 8) + file_bytes(py).substr(80, 128))
         << "headers differ beyond the metadata length";
     expect_same_results(data_ + "/" + folder, py, " --model " + data_ + "/models/" + model + ".pt -ss 20", model);
   }
@@ -152,8 +157,8 @@ class CacheCliTest : public ::testing::Test {
     testing::make_image_folder(dir_ + "/data", {"a", "b", "c"}, 4, 11);
     testing::save_tiny_classifier(dir_ + "/m.pt", 3);
     cache_ = dir_ + "/c.qsc";
-    const auto built = run_subcommand("cache build --no-progress --data " + dir_ + "/data --resize 20 --crop 16 --out " +
-                                      cache_);
+    const auto built =
+        run_subcommand("cache build --no-progress --data " + dir_ + "/data --resize 20 --crop 16 --out " + cache_);
     ASSERT_EQ(built.exit_code, 0) << built.output;
   }
   std::string run_flags() const {
@@ -166,7 +171,8 @@ TEST_F(CacheCliTest, ARunWithOtherPreprocessingIsRefused) {
   ASSERT_EQ(run_quant_sim(run_flags()).exit_code, 0);
   const auto r = run_quant_sim(run_flags() + " --crop 12");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("quant-sim: error: " + cache_ + ": the cache holds images preprocessed with resize 20 "
+  EXPECT_NE(r.output.find("quant-sim: error: " + cache_ +
+                          ": the cache holds images preprocessed with resize 20 "
                           "bilinear, crop 16, but this run"),
             std::string::npos)
       << r.output;
@@ -174,7 +180,9 @@ TEST_F(CacheCliTest, ARunWithOtherPreprocessingIsRefused) {
 }
 
 TEST_F(CacheCliTest, AChangedSourceImageIsRefusedAndAMissingSourceFolderOnlyNoted) {
-  struct utimbuf times {200000, 200000};
+  struct utimbuf times {
+    200000, 200000
+  };
   ASSERT_EQ(::utime((dir_ + "/data/b/2.png").c_str(), &times), 0);
   const auto stale = run_quant_sim(run_flags());
   EXPECT_EQ(stale.exit_code, 2);
@@ -191,8 +199,8 @@ TEST_F(CacheCliTest, ACorruptCacheIsOneLineNamingTheFile) {
   const auto r = run_quant_sim("--model " + dir_ + "/m.pt --data " + dir_ + "/cut.qsc");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.output, "quant-sim: error: " + dir_ + "/cut.qsc: not a valid image cache (truncated: " +
-                          std::to_string(bytes.size() / 2) + " bytes, the header says " +
-                          std::to_string(bytes.size()) + "); rebuild it with quant-sim cache build\n");
+                          std::to_string(bytes.size() / 2) + " bytes, the header says " + std::to_string(bytes.size()) +
+                          "); rebuild it with quant-sim cache build\n");
 }
 
 TEST_F(CacheCliTest, CacheBuildRefusesFlagsThatDoNotApplyAndNeedsOut) {
@@ -205,6 +213,52 @@ TEST_F(CacheCliTest, CacheBuildRefusesFlagsThatDoNotApplyAndNeedsOut) {
   EXPECT_FALSE(fs::exists(dir_ + "/x.qsc"));
   const auto action = run_subcommand("cache frobnicate");
   EXPECT_EQ(action.exit_code, 2);
+}
+
+// A sweep whose model entry names a cache: built once by the first step, read by every configuration, with the
+// same top-1 (and the same sweep keys) as the sweep over the folder.
+TEST(SweepCacheTest, ASweepBuildsItsCacheOnceAndEveryConfigurationReadsIt) {
+  const std::string dir = testing::fresh_temp_dir("sweep_cache");
+  testing::save_small_cnn(dir + "/cnn.pt", 3);
+  testing::make_image_folder(dir + "/images", {"a", "b", "c"}, 5, 4);
+  const auto write = [&](const std::string& name, const std::string& cache) {
+    std::ofstream(dir + "/" + name) << R"({"models": [{"name": "cnn", "model": "cnn.pt", "data": "images")" << cache
+                                    << R"(}], "weight_bits": [8, 4], "act_bits": [8], "methods": {"rtn": []},
+      "common": ["--resize", "20", "--crop", "16", "-b", "4"], "results": ")"
+                                    << name << R"(.jsonl", "stats_dir": ")" << name << R"(.stats"})";
+  };
+  write("folder.json", "");
+  write("cached.json", R"(, "cache": "images.qsc")");
+  const auto folder = run_subcommand("sweep " + dir + "/folder.json");
+  ASSERT_EQ(folder.exit_code, 0) << folder.output;
+  const auto cached = run_subcommand("sweep " + dir + "/cached.json");
+  ASSERT_EQ(cached.exit_code, 0) << cached.output;
+  EXPECT_NE(cached.output.find("sweep: building the image cache " + dir + "/images.qsc"), std::string::npos)
+      << cached.output;
+  ASSERT_TRUE(fs::exists(dir + "/images.qsc"));
+  const auto lines = [&](const std::string& name) {
+    std::map<std::string, std::pair<double, std::string>> by_key;  // sweep key -> (top-1, data)
+    std::ifstream in(dir + "/" + name);
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json record = nlohmann::json::parse(line);
+      by_key[record["config"]["sweep_key"]] = {record["top1"].get<double>(), record["config"]["data"]};
+    }
+    return by_key;
+  };
+  const auto a = lines("folder.json.jsonl");
+  const auto b = lines("cached.json.jsonl");
+  ASSERT_EQ(a.size(), 3u);  // FP32, W8A8, W4A8
+  ASSERT_EQ(b.size(), 3u);
+  for (const auto& [key, value] : a) {
+    ASSERT_TRUE(b.count(key)) << key;
+    EXPECT_EQ(value.first, b.at(key).first) << key;
+    EXPECT_EQ(b.at(key).second, dir + "/images.qsc");
+  }
+  // A second sweep with the cache in place reads it without building.
+  fs::remove(dir + "/cached.json.jsonl");
+  const auto again = run_subcommand("sweep " + dir + "/cached.json");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("sweep: reading the images from the cache"), std::string::npos) << again.output;
 }
 
 }  // namespace

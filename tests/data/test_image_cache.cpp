@@ -64,10 +64,10 @@ class ImageCacheTest : public ::testing::Test {
 TEST(ImageCacheNormalize, EqualsToNormalizedTensorBitForBit) {
   RgbImage image(37, 23);
   for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>((i * 131 + 7) % 256);
-  for (const auto& [mean, std] : {std::pair<std::array<double, 3>, std::array<double, 3>>{{0.485, 0.456, 0.406},
-                                                                                          {0.229, 0.224, 0.225}},
-                                  {{0.0, 0.0, 0.0}, {1.0 / 255, 1.0 / 255, 1.0 / 255}},
-                                  {{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}}}) {
+  for (const auto& [mean, std] :
+       {std::pair<std::array<double, 3>, std::array<double, 3>>{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}},
+        {{0.0, 0.0, 0.0}, {1.0 / 255, 1.0 / 255, 1.0 / 255}},
+        {{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}}}) {
     const torch::Tensor expected = to_normalized_tensor(image, mean, std);
     torch::Tensor chw = torch::from_blob(image.pixels.data(), {image.height, image.width, 3}, torch::kUInt8)
                             .permute({2, 0, 1})
@@ -160,7 +160,9 @@ TEST_F(ImageCacheTest, ChangedAddedOrRemovedSourcesMakeTheCacheStale) {
   EXPECT_EQ(check_image_cache_sources(*ImageCache::open(cache_)), SourceCheck::kChecked);
 
   const std::string image = root_ + "/dog/1.png";
-  struct utimbuf times {100000, 100000};  // same bytes, another modification time
+  struct utimbuf times {
+    100000, 100000
+  };  // same bytes, another modification time
   ASSERT_EQ(::utime(image.c_str(), &times), 0);
   std::string message = error_of([&] { check_image_cache_sources(*ImageCache::open(cache_)); });
   EXPECT_NE(message.find("dog/1.png changed"), std::string::npos) << message;
@@ -261,8 +263,8 @@ TEST_F(ImageCacheTest, APartialCacheServesOnlyAHeadOfItsSelection) {
   ASSERT_EQ(four.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(four[i].path, expected[i].path);
   EXPECT_NE(error_of([&] { select_cached_images(*cache, 7, true, 3); }).find("holds 6 of the 15"), std::string::npos);
-  EXPECT_NE(error_of([&] { select_cached_images(*cache, 4, true, 4); }), "");   // another seed
-  EXPECT_NE(error_of([&] { select_cached_images(*cache, 4, false, 3); }), "");  // no shuffle
+  EXPECT_NE(error_of([&] { select_cached_images(*cache, 4, true, 4); }), "");             // another seed
+  EXPECT_NE(error_of([&] { select_cached_images(*cache, 4, false, 3); }), "");            // no shuffle
   EXPECT_NE(error_of([&] { select_cached_images(*cache, std::nullopt, true, 3); }), "");  // all images
 }
 

@@ -302,8 +302,8 @@ struct ModelRuns {
 
   SweepRun fp32() const {
     const Json identity = {{"model", model.raw}, {"common", common}, {"method", "fp32"}};
-    SweepRun run{fmt::format("{}/FP32/fp32/{}", model.name, short_hash(identity, 10)), model.name, "fp32", {}, {},
-                 cache()};
+    SweepRun run{
+        fmt::format("{}/FP32/fp32/{}", model.name, short_hash(identity, 10)), model.name, "fp32", {}, {}, cache()};
     std::vector<std::string> args = base_args();
     args.insert(args.end(), {"--label", "fp32", "--sweep-key", run.key});
     run.evaluation = parse(args, "the FP32 baseline");

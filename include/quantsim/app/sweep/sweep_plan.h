@@ -10,8 +10,8 @@
 //    "common": ["--subset", "500"],                 // flags of every run of every model
 //    "stats_dir": "statistics", "results": "results.jsonl"}
 //
-// Paths (model, data, calib_data, cache, stats_dir, results) are relative to the sweep file, and "${VAR}" in them is the
-// environment variable VAR. Quantized runs use static ranges (-sm use) unless the method says `-sm no`.
+// Paths (model, data, calib_data, cache, stats_dir, results) are relative to the sweep file, and "${VAR}" in them is
+// the environment variable VAR. Quantized runs use static ranges (-sm use) unless the method says `-sm no`.
 #include <optional>
 #include <string>
 #include <vector>
