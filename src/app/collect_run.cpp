@@ -35,9 +35,8 @@ struct CalibrationPasses {
 
 void run_batch(PreparedModel& model, const at::Tensor& images) { model.forward(images.to(model.device())); }
 
-CalibrationPasses run_both_passes(PreparedModel& model, StatisticsCollector& collector,
-                                  const std::vector<LabeledImage>& images, const PreprocessSpec& spec,
-                                  const Config& config) {
+CalibrationPasses run_both_passes(PreparedModel& model, StatisticsCollector& collector, const ImageSet& images,
+                                  const Config& config, const std::string& device) {
   CalibrationPasses passes;
   std::vector<at::Tensor> cache;
   int64_t cached_bytes = 0;
@@ -45,15 +44,17 @@ CalibrationPasses run_both_passes(PreparedModel& model, StatisticsCollector& col
   ScopedSiteHandler scope(collector);
   auto start = Clock::now();
   {
-    BatchLoader loader(images, spec, {config.batch_size, config.workers, 2, config.progress, "collect 1/2"});
-    while (auto batch = loader.next()) {
+    const std::unique_ptr<BatchSource> loader = read_batches(
+        images,
+        {config.batch_size, config.workers, 2, config.progress, "collect 1/2", PreprocessOutput::kNormalized, device});
+    while (auto batch = loader->next()) {
       run_batch(model, batch->images);
       passes.images += batch->images.size(0);
       cached_bytes += batch->images.numel() * static_cast<int64_t>(sizeof(float));
       cache_complete = cache_complete && cached_bytes <= kCalibrationCacheBytes;
       if (cache_complete) cache.push_back(batch->images);
     }
-    check_bad_images(loader, config.max_bad_image_share);
+    check_bad_images(*loader, config.max_bad_image_share);
   }
   passes.first_pass_s = seconds_since(start);
   collector.start_second_pass();
@@ -62,8 +63,10 @@ CalibrationPasses run_both_passes(PreparedModel& model, StatisticsCollector& col
     for (const at::Tensor& batch : cache) run_batch(model, batch);
   } else {
     cache.clear();
-    BatchLoader loader(images, spec, {config.batch_size, config.workers, 2, config.progress, "collect 2/2"});
-    while (auto batch = loader.next()) run_batch(model, batch->images);
+    const std::unique_ptr<BatchSource> loader = read_batches(
+        images,
+        {config.batch_size, config.workers, 2, config.progress, "collect 2/2", PreprocessOutput::kNormalized, device});
+    while (auto batch = loader->next()) run_batch(model, batch->images);
   }
   passes.second_pass_s = seconds_since(start);
   return passes;
@@ -78,18 +81,17 @@ int run_collect(const Config& config) {
   const ImageSet calibration = calibration_images(config, model, config.calib_size.value_or(kDefaultCalibrationImages),
                                                   "-cs");
   const std::vector<LabeledImage>& images = calibration.images;
-  const PreprocessSpec& spec = calibration.spec;
 
   torch::InferenceMode inference;
   PreparedModel prepared = PreparedModel::load(model.path, prepare_options(config));
   prepared.to(torch::Device(device));
-  check_model_classes(model, prepared.forward(first_decodable_image(images, spec).to(prepared.device())).to(at::kCPU));
+  check_model_classes(model, prepared.forward(first_decodable_image(calibration).to(prepared.device())).to(at::kCPU));
   std::fprintf(stderr, "quant-sim: collecting statistics of %s (%zu sites, act-sites %s) on %s: %zu images\n",
                model.name.c_str(), prepared.sites().size(), to_string(config.act_sites).c_str(),
                calibration.root.c_str(), images.size());
 
   StatisticsCollector collector(prepared.sites());
-  const CalibrationPasses passes = run_both_passes(prepared, collector, images, spec, config);
+  const CalibrationPasses passes = run_both_passes(prepared, collector, calibration, config, device);
   if (passes.images == 0) throw UserError(fmt::format("{}: no calibration image could be decoded", calibration.root));
 
   Statistics statistics;

@@ -160,21 +160,31 @@ nlohmann::json result_record(const Config& config, const ModelFile& model, const
           {"timestamp", utc_timestamp()}};
 }
 
+// The cache a run read its images from, recorded beside "data" (its source folder, so that lines from a cache and from
+// the folder stay comparable).
+nlohmann::json image_cache_identity(const ImageCache& cache) {
+  return {{"path", cache.path()},
+          {"sources_sha256", cache.info().sources_fingerprint},
+          {"preprocess_sha256", cache.info().preprocess_fingerprint},
+          {"images", cache.info().image_count}};
+}
+
 }  // namespace
 
 int run_evaluation(const Config& config) {
   check_output_destinations(config);
   const ModelFile model = resolve_model_file(config);
   const std::string device = resolve_device(config);
-  const Dataset dataset = load_labelled_dataset(config.data, config, model);
-  const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
-  std::vector<LabeledImage> images = select_images(dataset.images, config.subset, config.shuffle, config.seed);
-  if (config.shard) images = take_shard(std::move(images), *config.shard);
+  const EvaluationInputs inputs = evaluation_inputs(config, model);  // an image folder or an image cache
+  const Dataset& dataset = inputs.dataset;
+  const PreprocessSpec& spec = inputs.images.spec;
+  const std::vector<LabeledImage>& images = inputs.images.images;
   torch::InferenceMode inference;
   const bool quantized = config.act_bits != 0 || config.weight_bits != 0;
-  const RunnableModel runnable = quantized ? quantized_model(config, model, device, first_decodable_image(images, spec))
-                                           : fp32_model(model, device, prepare_options(config).output);
-  const int64_t num_classes = count_model_classes(model, runnable.forward, images, spec);
+  const RunnableModel runnable = quantized
+                                     ? quantized_model(config, model, device, first_decodable_image(inputs.images))
+                                     : fp32_model(model, device, prepare_options(config).output);
+  const int64_t num_classes = count_model_classes(model, runnable.forward, inputs.images);
   check_labels_fit(dataset, num_classes);
   if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image
 
@@ -184,9 +194,11 @@ int run_evaluation(const Config& config) {
                device.c_str(), describe_briefly(runtime_info()).c_str());
   EvaluationOptions evaluation{num_classes, !config.save_logits.empty(), model.path, {}};
   for (const LabeledImage& image : images) evaluation.image_names.push_back(image.path);
-  BatchLoader loader(std::move(images), spec, {config.batch_size, config.workers, 2, config.progress, "evaluate"});
-  const EvaluationResult result = evaluate(loader, runnable.forward, evaluation);
-  check_bad_images(loader, config.max_bad_image_share);
+  const std::unique_ptr<BatchSource> loader = read_batches(
+      inputs.images,
+      {config.batch_size, config.workers, 2, config.progress, "evaluate", PreprocessOutput::kNormalized, device});
+  const EvaluationResult result = evaluate(*loader, runnable.forward, evaluation);
+  check_bad_images(*loader, config.max_bad_image_share);
   if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
 
   std::printf(
@@ -196,7 +208,9 @@ int run_evaluation(const Config& config) {
       result.images_per_second());
   if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);
   if (runnable.layer_report) write_layer_report(config.layer_report, runnable.layer_report->report());
-  append_result(config.results, result_record(config, model, dataset, result, device, runnable, loader.bad_count()));
+  nlohmann::json record = result_record(config, model, dataset, result, device, runnable, loader->bad_count());
+  if (inputs.images.cache) record["data_cache"] = image_cache_identity(*inputs.images.cache);
+  append_result(config.results, record);
   return 0;
 }
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/errors.h"
-#include "quantsim/data/rgb_image.h"
 #include "quantsim/graph/prepared_model.h"
 
 namespace quantsim {
@@ -20,17 +19,6 @@ void check_model_output(const at::Tensor& logits, int64_t batch, int64_t num_cla
 
 }  // namespace
 
-at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec) {
-  for (const LabeledImage& image : images) {
-    try {
-      return preprocess_image(image.path, spec).unsqueeze(0);
-    } catch (const ImageDecodeError&) {
-      continue;  // counted and reported by the batch loader
-    }
-  }
-  throw UserError("no image of the dataset could be decoded");
-}
-
 void check_model_classes(const ModelFile& model, const at::Tensor& logits) {
   check_model_output(logits, 1, 0, model.path);
   if (model.sidecar && model.sidecar->num_classes && *model.sidecar->num_classes != logits.size(1)) {
@@ -39,9 +27,8 @@ void check_model_classes(const ModelFile& model, const at::Tensor& logits) {
   }
 }
 
-int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
-                            const PreprocessSpec& spec) {
-  const at::Tensor logits = forward(first_decodable_image(images, spec)).to(at::kCPU);
+int64_t count_model_classes(const ModelFile& model, const Forward& forward, const ImageSet& images) {
+  const at::Tensor logits = forward(first_decodable_image(images)).to(at::kCPU);
   check_model_classes(model, logits);
   return logits.size(1);
 }

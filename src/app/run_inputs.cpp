@@ -1,5 +1,6 @@
 #include "quantsim/app/run_inputs.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 
 #include "quantsim/core/errors.h"
 #include "quantsim/core/sha256.h"
+#include "quantsim/data/shard.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;
@@ -28,7 +30,49 @@ std::string sidecar_class_order_file(const ModelSidecar& sidecar, const std::str
   return found;
 }
 
+// The class names the run's labels would come from (--synsets, else the sidecar's class-order file when it is found
+// here) must be the cache's: its labels are line numbers in them.
+void check_cache_class_order(const ImageCache& cache, const Config& config, const ModelFile& model) {
+  std::string file = config.synsets;
+  if (file.empty() && model.sidecar && !model.sidecar->class_order_file.empty()) {
+    file = resolve_class_order_file(model.sidecar->class_order_file,
+                                    {cache.info().data_root, fs::path(model.path).parent_path().string()});
+  }
+  if (file.empty() || read_class_order(file) == cache.info().class_names) return;
+  throw UserError(
+      fmt::format("{}: its labels follow another class order ({}) than {}; rebuild the cache with this "
+                  "model or --synsets",
+                  cache.path(),
+                  cache.info().class_order_file.empty() ? "sorted folder names" : cache.info().class_order_file, file));
+}
+
 }  // namespace
+
+RunData load_run_data(const std::string& path, const Config& config, const ModelFile& model,
+                      const PreprocessSpec& spec) {
+  if (!is_image_cache_file(path)) return {load_labelled_dataset(path, config, model), nullptr};
+  std::shared_ptr<const ImageCache> cache = ImageCache::open(path);
+  check_image_cache_preprocess(*cache, spec);
+  if (check_image_cache_sources(*cache) == SourceCheck::kSourcesAbsent) {
+    std::fprintf(stderr,
+                 "quant-sim: note: %s: its source folder %s is not here; the cache was not checked against "
+                 "its images\n",
+                 path.c_str(), cache->info().data_root.c_str());
+  }
+  check_cache_class_order(*cache, config, model);
+  return {cache->dataset(), cache};
+}
+
+EvaluationInputs evaluation_inputs(const Config& config, const ModelFile& model) {
+  const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
+  RunData data = load_run_data(config.data, config, model, spec);
+  std::vector<LabeledImage> images =
+      data.cache ? select_cached_images(*data.cache, config.subset, config.shuffle, config.seed)
+                 : select_images(data.dataset.images, config.subset, config.shuffle, config.seed);
+  if (config.shard) images = take_shard(std::move(images), *config.shard);
+  const std::string root = data.dataset.root;
+  return {std::move(data.dataset), ImageSet{root, std::move(images), spec, data.cache}};
+}
 
 ModelFile resolve_model_file(const Config& config) {
   ModelFile model;
@@ -70,10 +114,12 @@ std::string resolve_device(const Config& config) {
 
 ImageSet calibration_images(const Config& config, const ModelFile& model, std::optional<int64_t> count,
                             const std::string& flag) {
-  const Dataset dataset = load_labelled_dataset(config.calib_data.empty() ? config.data : config.calib_data, config,
-                                                model);
-  return {dataset.root, select_images(dataset.images, count, config.shuffle, config.seed, flag),
-          resolve_preprocess(model.sidecar, config.preprocess)};
+  const PreprocessSpec spec = resolve_preprocess(model.sidecar, config.preprocess);
+  const RunData data = load_run_data(config.calib_data.empty() ? config.data : config.calib_data, config, model, spec);
+  return {data.dataset.root,
+          data.cache ? select_cached_images(*data.cache, count, config.shuffle, config.seed, flag)
+                     : select_images(data.dataset.images, count, config.shuffle, config.seed, flag),
+          spec, data.cache};
 }
 
 }  // namespace quantsim

@@ -57,7 +57,7 @@ void BatchLoader::worker_loop() {
     torch::Tensor tensor;
     std::optional<BadImage> bad;
     try {
-      tensor = preprocess_image(images_[index].path, spec_);
+      tensor = preprocess_image(images_[index].path, spec_, options_.output);
     } catch (const ImageDecodeError& e) {
       bad = BadImage{images_[index].path, e.what()};
     } catch (...) {
@@ -107,8 +107,8 @@ std::string shape_text(const torch::Tensor& t) {
 torch::Tensor stack_on_this_thread(const std::vector<torch::Tensor>& tensors) {
   std::vector<int64_t> shape{static_cast<int64_t>(tensors.size())};
   for (int64_t d : tensors.front().sizes()) shape.push_back(d);
-  torch::Tensor out = torch::empty(shape, torch::kFloat32);
-  const size_t bytes = tensors.front().numel() * sizeof(float);
+  torch::Tensor out = torch::empty(shape, tensors.front().scalar_type());
+  const size_t bytes = tensors.front().numel() * tensors.front().element_size();
   auto* dst = static_cast<char*>(out.data_ptr());
   for (size_t i = 0; i < tensors.size(); ++i) std::memcpy(dst + i * bytes, tensors[i].data_ptr(), bytes);
   return out;
@@ -192,7 +192,7 @@ std::vector<BadImage> BatchLoader::bad_images() const {
   return bad;
 }
 
-void check_bad_images(const BatchLoader& loader, double max_share) {
+void check_bad_images(const BatchSource& loader, double max_share) {
   const int64_t bad = loader.bad_count();
   if (bad == 0) return;
   const BadImage first = loader.bad_images().front();

@@ -114,7 +114,7 @@ torch::Tensor to_normalized_tensor(const RgbImage& image, const std::array<doubl
   return out;
 }
 
-torch::Tensor preprocess_decoded(const RgbImage& image, const PreprocessSpec& spec) {
+RgbImage resize_and_crop(const RgbImage& image, const PreprocessSpec& spec) {
   RgbImage resized;
   const RgbImage* current = &image;
   if (spec.resize_shorter_side > 0) {
@@ -122,18 +122,33 @@ torch::Tensor preprocess_decoded(const RgbImage& image, const PreprocessSpec& sp
     resized = pil_resize(image, size.width, size.height, spec.interpolation);
     current = &resized;
   }
-  if (spec.center_crop > 0) {
-    return to_normalized_tensor(torchvision_center_crop(*current, spec.center_crop), spec.mean, spec.std);
-  }
-  return to_normalized_tensor(*current, spec.mean, spec.std);
+  if (spec.center_crop > 0) return torchvision_center_crop(*current, spec.center_crop);
+  return current == &image ? image : resized;
 }
 
-torch::Tensor preprocess_image(const std::string& path, const PreprocessSpec& spec) {
+torch::Tensor preprocess_decoded(const RgbImage& image, const PreprocessSpec& spec) {
+  if (spec.resize_shorter_side <= 0 && spec.center_crop <= 0) return to_normalized_tensor(image, spec.mean, spec.std);
+  return to_normalized_tensor(resize_and_crop(image, spec), spec.mean, spec.std);
+}
+
+static torch::Tensor pixels_tensor(const RgbImage& image) {  // uint8 HWC -> uint8 CHW
+  const int64_t plane = static_cast<int64_t>(image.width) * image.height;
+  torch::Tensor out = torch::empty({3, image.height, image.width}, torch::kUInt8);
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  for (int c = 0; c < 3; ++c) {
+    const uint8_t* src = image.pixels.data() + c;
+    for (int64_t i = 0; i < plane; ++i) dst[c * plane + i] = src[i * 3];
+  }
+  return out;
+}
+
+torch::Tensor preprocess_image(const std::string& path, const PreprocessSpec& spec, PreprocessOutput output) {
   // ImageDecodeError passes through: the batch loader counts and skips undecodable files. Anything else about one
   // image (a size beyond the limit, memory running out for it) stops the run naming the image.
   try {
     const RgbImage image = decode_image_rgb(path);
     try {
+      if (output == PreprocessOutput::kPixels) return pixels_tensor(resize_and_crop(image, spec));
       return preprocess_decoded(image, spec);
     } catch (const UserError& e) {
       throw UserError(fmt::format("{}: {}", path, e.what()));

@@ -39,14 +39,14 @@ int layer_bits(const GpfqOptions& options, const Layer& layer) {
 // Decodes the calibration images, all at one size.
 CalibrationBatches load_calibration_batches(const GpfqOptions& options, const ImageSet& calibration) {
   const std::string& root = calibration.root;
-  BatchLoader loader(calibration.images, calibration.spec,
-                     {kCaptureBatchSize, options.workers, 2, options.progress, "gpfq images"});
+  const std::unique_ptr<BatchSource> loader = read_batches(  // decoded, or read from an image cache
+      calibration, {kCaptureBatchSize, options.workers, 2, options.progress, "gpfq images"});
   CalibrationBatches batches;
-  while (auto batch = loader.next()) {
+  while (auto batch = loader->next()) {
     batches.images.push_back(batch->images);
     batches.image_indices.push_back(batch->indices);
   }
-  check_bad_images(loader, options.max_bad_image_share);
+  check_bad_images(*loader, options.max_bad_image_share);
   if (batches.images.empty()) throw UserError(fmt::format("{}: no GPFQ calibration image could be decoded", root));
   // Every image must give each layer the same number of rows (and the one-pass schedule stacks them all).
   const at::IntArrayRef size = batches.images.front().sizes().slice(1);

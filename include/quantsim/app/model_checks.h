@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "quantsim/data/dataset.h"
+#include "quantsim/data/image_set.h"
 #include "quantsim/data/model_file.h"
 #include "quantsim/data/preprocess.h"
 #include "quantsim/passes/evaluation.h"
@@ -15,14 +16,10 @@ namespace quantsim {
 
 // Runs the first decodable image through `forward`: checks the output is [1, classes] (the sidecar's count when it
 // has one) and returns the number of classes.
-int64_t count_model_classes(const ModelFile& model, const Forward& forward, const std::vector<LabeledImage>& images,
-                            const PreprocessSpec& spec);
+int64_t count_model_classes(const ModelFile& model, const Forward& forward, const ImageSet& images);
 
 // check_logits_shape (prepared_model.h) on a [1, classes] output, naming the model file, then the sidecar's
 // output.num_classes against it (naming the sidecar).
 void check_model_classes(const ModelFile& model, const at::Tensor& logits);
-
-// The first decodable image of `images` as a [1, 3, H, W] batch; UserError when none decodes.
-at::Tensor first_decodable_image(const std::vector<LabeledImage>& images, const PreprocessSpec& spec);
 
 }  // namespace quantsim

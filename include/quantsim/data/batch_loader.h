@@ -31,9 +31,14 @@
 namespace quantsim {
 
 struct Batch {
-  torch::Tensor images;          // float32 [N, 3, H, W]
+  torch::Tensor images;          // float32 [N, 3, H, W] (uint8 pixels with PreprocessOutput::kPixels)
   torch::Tensor labels;          // int64 [N]
   std::vector<int64_t> indices;  // position of each image in the loader's input list
+};
+
+struct BadImage {
+  std::string path;
+  std::string reason;
 };
 
 // Anything that yields batches in order: the batch loader below, or a test's own batches.
@@ -42,11 +47,9 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual std::optional<Batch> next() = 0;  // std::nullopt once all batches were handed out
   virtual int64_t total() const = 0;        // images in the input list
-};
-
-struct BadImage {
-  std::string path;
-  std::string reason;
+  // Images of the input list left out because they could not be decoded, in input order (none by default).
+  virtual std::vector<BadImage> bad_images() const { return {}; }
+  virtual int64_t bad_count() const { return static_cast<int64_t>(bad_images().size()); }
 };
 
 struct BatchLoaderOptions {
@@ -55,6 +58,8 @@ struct BatchLoaderOptions {
   int prefetch_batches = 2;  // batches decoded ahead of the one the consumer waits for
   bool progress = true;      // progress bar on stderr (only when it is a terminal)
   std::string progress_label = "images";
+  PreprocessOutput output = PreprocessOutput::kNormalized;  // kPixels: uint8 batches (what an image cache stores)
+  std::string device = "cpu";  // where a source that normalises itself (image_cache.h) delivers; BatchLoader: cpu
 };
 
 class BatchLoader : public BatchSource {
@@ -72,8 +77,8 @@ class BatchLoader : public BatchSource {
   std::optional<Batch> next() override;
   int64_t total() const override { return static_cast<int64_t>(images_.size()); }
 
-  int64_t bad_count() const;                 // images skipped so far
-  std::vector<BadImage> bad_images() const;  // in input order
+  int64_t bad_count() const override;                 // images skipped so far
+  std::vector<BadImage> bad_images() const override;  // in input order
 
  private:
   struct PendingBatch {
@@ -109,6 +114,6 @@ class BatchLoader : public BatchSource {
 
 // Fails the run (UserError) when more than `max_share` of the loader's images could not be decoded; otherwise
 // warns on stderr about the skipped ones.
-void check_bad_images(const BatchLoader& loader, double max_share);
+void check_bad_images(const BatchSource& loader, double max_share);
 
 }  // namespace quantsim

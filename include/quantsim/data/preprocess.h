@@ -55,10 +55,18 @@ PreprocessSpec apply_overrides(PreprocessSpec base, const PreprocessOverrides& o
 // One line for logs and results, e.g. "resize 256 bilinear, crop 224, mean [0.485,...], std [...]".
 std::string describe(const PreprocessSpec& spec);
 
-// Decodes and transforms one image file into a float32 [3, H, W] tensor. Throws ImageDecodeError when the file
-// cannot be decoded, and UserError naming the file when the transform would make an image larger than
-// kMaxImageSide on a side or memory runs out.
-torch::Tensor preprocess_image(const std::string& path, const PreprocessSpec& spec);
+// What preprocess_image returns: the normalised float32 tensor the model reads, or the uint8 pixels after resize and
+// crop that it is computed from (what an image cache stores, see image_cache.h).
+enum class PreprocessOutput { kNormalized, kPixels };
+
+// Decodes and transforms one image file into a float32 [3, H, W] tensor (uint8 [3, H, W] pixels, before ToTensor,
+// with kPixels). Throws ImageDecodeError when the file cannot be decoded, and UserError naming the file when the
+// transform would make an image larger than kMaxImageSide on a side or memory runs out.
+torch::Tensor preprocess_image(const std::string& path, const PreprocessSpec& spec,
+                               PreprocessOutput output = PreprocessOutput::kNormalized);
+
+// Resize and center crop of `spec` on a decoded image (no ToTensor, no Normalize).
+RgbImage resize_and_crop(const RgbImage& image, const PreprocessSpec& spec);
 
 // The transform after decoding (resize, crop, ToTensor, Normalize).
 torch::Tensor preprocess_decoded(const RgbImage& image, const PreprocessSpec& spec);

@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/runtime/jit_exception.h>
 
 #include "quantsim/app/cli.h"
+#include "quantsim/app/commands/cache_command.h"
 #include "quantsim/app/commands/gate_command.h"
 #include "quantsim/app/commands/inspect_command.h"
 #include "quantsim/app/commands/merge_command.h"
@@ -31,6 +32,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!args.empty() && args.front() == "report") return run_report_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "sweep") return run_sweep_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "gate") return run_gate_command({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "cache") return run_cache_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "inspect") return run_inspect_command({args.begin() + 1, args.end()});
   const ParsedCommandLine parsed = parse_command_line(args);
   if (parsed.help) {

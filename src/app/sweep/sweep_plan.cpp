@@ -44,6 +44,7 @@ struct ModelEntry {
   std::string name;
   Json raw;  // as written, for the configuration keys
   std::string model, data, calib_data;
+  std::string cache;  // "cache": the image cache of `data` every run reads (built by the sweep when absent)
   std::vector<std::string> args;
 };
 
@@ -175,15 +176,20 @@ std::vector<ModelEntry> read_models(const FileContext& ctx, const Json& file) {
   for (size_t i = 0; i < file["models"].size(); ++i) {
     const Json& raw = file["models"][i];
     const std::string where = fmt::format("models[{}]", i);
-    check_keys(ctx, raw, where, {"name", "model", "data", "calib_data", "args"});
+    check_keys(ctx, raw, where, {"name", "model", "data", "calib_data", "cache", "args"});
     ModelEntry entry;
     entry.name = checked_name(ctx, string_field(ctx, raw, "name", where, true), where + ".name");
     if (!names.insert(entry.name).second) ctx.fail(where + ".name", fmt::format("'{}' is repeated", entry.name));
     entry.raw = raw;
+    // Results from the cache equal those from the images: naming a cache keeps the configurations' keys (and their
+    // finished runs).
+    entry.raw.erase("cache");
     entry.model = resolve_path(ctx, string_field(ctx, raw, "model", where, true), where + ".model");
     entry.data = resolve_path(ctx, string_field(ctx, raw, "data", where, true), where + ".data");
     const std::string calib = string_field(ctx, raw, "calib_data", where, false);
     if (!calib.empty()) entry.calib_data = resolve_path(ctx, calib, where + ".calib_data");
+    const std::string cache = string_field(ctx, raw, "cache", where, false);
+    if (!cache.empty()) entry.cache = resolve_path(ctx, cache, where + ".cache");
     if (raw.contains("args")) entry.args = flag_list(ctx, raw["args"], where + ".args", false);
     models.push_back(std::move(entry));
   }
@@ -266,8 +272,10 @@ struct ModelRuns {
   std::string stats_dir;  // this model entry's own statistics folder
   std::string results;
 
-  std::vector<std::string> base_args() const {
-    std::vector<std::string> args = {"--model",     model.model, "--data",    model.data,
+  // The flags of every run of this entry; `folder`: read the images from "data" even when a cache is named.
+  std::vector<std::string> base_args(bool folder = false) const {
+    const std::string& data = model.cache.empty() || folder ? model.data : model.cache;
+    std::vector<std::string> args = {"--model",     model.model, "--data",    data,
                                      "--stats-dir", stats_dir,   "--results", results};
     if (!model.calib_data.empty()) args.insert(args.end(), {"--calib-data", model.calib_data});
     args.insert(args.end(), common.begin(), common.end());
@@ -283,9 +291,19 @@ struct ModelRuns {
     }
   }
 
+  // The build of this entry's image cache: the whole dataset (it then serves every -ss, -sh and -cs), with the
+  // model's preprocessing and the flags' overrides.
+  std::optional<SweepCache> cache() const {
+    if (model.cache.empty()) return std::nullopt;
+    Config build = parse(base_args(/*folder=*/true), "the image cache");
+    build.subset.reset();
+    return SweepCache{model.cache, build};
+  }
+
   SweepRun fp32() const {
     const Json identity = {{"model", model.raw}, {"common", common}, {"method", "fp32"}};
-    SweepRun run{fmt::format("{}/FP32/fp32/{}", model.name, short_hash(identity, 10)), model.name, "fp32", {}, {}};
+    SweepRun run{
+        fmt::format("{}/FP32/fp32/{}", model.name, short_hash(identity, 10)), model.name, "fp32", {}, {}, cache()};
     std::vector<std::string> args = base_args();
     args.insert(args.end(), {"--label", "fp32", "--sweep-key", run.key});
     run.evaluation = parse(args, "the FP32 baseline");
@@ -305,7 +323,8 @@ struct ModelRuns {
                  model.name,
                  method.name,
                  {},
-                 {}};
+                 {},
+                 cache()};
     std::vector<std::string> args = base_args();
     args.insert(args.end(), {"--label", method.name, "--sweep-key", run.key, "--qtype",
                              bits_flag(cell.precision.act_bits), "-qw", bits_flag(cell.precision.weight_bits)});

@@ -11,6 +11,7 @@
 #include "quantsim/app/runs.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/core/file_lock.h"
+#include "quantsim/data/image_cache.h"
 #include "quantsim/quant/statistics_store.h"
 #include "quantsim/results/results_file.h"
 
@@ -65,6 +66,34 @@ class StatisticsProvider {
   std::map<std::string, std::string> failed_;  // statistics file -> why it could not be collected
 };
 
+// Builds each image cache at most once across every process of the sweep: the first to need it builds it under its
+// lock, the others wait on the lock and then read it.
+class CacheProvider {
+ public:
+  // Returns once the cache exists; throws UserError when it cannot be built.
+  void ensure(const SweepCache& cache, const SweepOptions& options) {
+    if (ready_.count(cache.path)) return;
+    if (const auto failed = failed_.find(cache.path); failed != failed_.end()) throw UserError(failed->second);
+    const FileLock lock = FileLock::acquire(cache.path + ".lock");
+    if (is_image_cache_file(cache.path)) {
+      std::fprintf(stderr, "sweep: reading the images from the cache %s\n", cache.path.c_str());
+    } else {
+      try {
+        std::fprintf(stderr, "sweep: building the image cache %s\n", cache.path.c_str());
+        run_cache_build(with_options(cache.build, options), cache.path);
+      } catch (const UserError& e) {
+        failed_[cache.path] = fmt::format("building the image cache {} failed: {}", cache.path, e.what());
+        throw UserError(failed_[cache.path]);
+      }
+    }
+    ready_.insert(cache.path);
+  }
+
+ private:
+  std::set<std::string> ready_;
+  std::map<std::string, std::string> failed_;  // cache file -> why it could not be built
+};
+
 std::string file_safe(const std::string& key) {
   std::string name = key;
   for (char& c : name) {
@@ -108,6 +137,7 @@ std::vector<SweepRunState> sweep_states(const SweepPlan& plan) {
 SweepSummary run_sweep(const SweepPlan& plan, const SweepOptions& options) {
   SweepSummary summary;
   StatisticsProvider statistics;
+  CacheProvider caches;
   std::set<std::string> finished = finished_sweep_keys(plan.results);
   for (size_t i = 0; i < plan.runs.size(); ++i) {
     const SweepRun& run = plan.runs[i];
@@ -129,6 +159,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepOptions& options) {
     }
     std::fprintf(stderr, "%s\n", tag.c_str());
     try {
+      if (run.cache) caches.ensure(*run.cache, options);  // before the statistics: they are collected from it
       if (run.collect) statistics.ensure(with_options(*run.collect, options));
       run_evaluation(with_options(run.evaluation, options));
       ++summary.ran;

@@ -10,8 +10,8 @@
 //    "common": ["--subset", "500"],                 // flags of every run of every model
 //    "stats_dir": "statistics", "results": "results.jsonl"}
 //
-// Paths (model, data, calib_data, stats_dir, results) are relative to the sweep file, and "${VAR}" in them is the
-// environment variable VAR. Quantized runs use static ranges (-sm use) unless the method says `-sm no`.
+// Paths (model, data, calib_data, cache, stats_dir, results) are relative to the sweep file, and "${VAR}" in them is
+// the environment variable VAR. Quantized runs use static ranges (-sm use) unless the method says `-sm no`.
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +22,13 @@
 
 namespace quantsim {
 
+// A model entry's "cache": the image cache its runs read as --data, and the `quant-sim cache build` of it (--data is
+// the entry's image folder) that the sweep runs first when the file does not exist.
+struct SweepCache {
+  std::string path;
+  Config build;
+};
+
 struct SweepRun {
   // "<model>/<precision>/<method>/<hash>": what the sweep file says about this configuration (model entry, common
   // flags, bits, method flags), hashed. Recorded as config.sweep_key in its results line; a key found there is done.
@@ -31,6 +38,7 @@ struct SweepRun {
   Config evaluation;
   // The -sm collect run whose statistics this run uses; runs of one model entry and --act-sites mode share it.
   std::optional<Config> collect;
+  std::optional<SweepCache> cache;  // the entry's "cache", when it names one
 };
 
 struct SweepPlan {
