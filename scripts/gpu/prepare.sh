@@ -56,24 +56,24 @@ grep -q '^#define SPDLOG_FMT_EXTERNAL' /usr/include/spdlog/tweakme.h ||
 
 rm -rf "$out"
 mkdir -p "$out/include/openssl" "$out/lib" "$out/data"
-cp -r /usr/include/spdlog /usr/include/fmt /usr/include/nlohmann /usr/include/cxxopts.hpp "$out/include/"
-cp -r /usr/include/openssl/. "$out/include/openssl/"
+cp -a /usr/include/spdlog /usr/include/fmt /usr/include/nlohmann /usr/include/cxxopts.hpp "$out/include/"
+cp -a /usr/include/openssl/. "$out/include/openssl/"
 # Debian keeps the two architecture-specific OpenSSL headers in the multiarch folder.
-cp /usr/include/x86_64-linux-gnu/openssl/configuration.h /usr/include/x86_64-linux-gnu/openssl/opensslconf.h \
+cp -p /usr/include/x86_64-linux-gnu/openssl/configuration.h /usr/include/x86_64-linux-gnu/openssl/opensslconf.h \
   "$out/include/openssl/"
-cp /usr/lib/x86_64-linux-gnu/libcrypto.so.3 "$out/lib/"
+cp -p /usr/lib/x86_64-linux-gnu/libcrypto.so.3 "$out/lib/"
 # GoogleTest and GoogleMock, without their own tests, docs and samples.
 mkdir -p "$out/googletest"
-cp /usr/src/googletest/CMakeLists.txt "$out/googletest/"
+cp -p /usr/src/googletest/CMakeLists.txt "$out/googletest/"
 for part in googletest googlemock; do
   mkdir -p "$out/googletest/$part"
-  cp -r /usr/src/googletest/$part/CMakeLists.txt /usr/src/googletest/$part/cmake /usr/src/googletest/$part/include \
+  cp -a /usr/src/googletest/$part/CMakeLists.txt /usr/src/googletest/$part/cmake /usr/src/googletest/$part/include \
     /usr/src/googletest/$part/src "$out/googletest/$part/"
 done
 
 # Data: fixed selections (sorted names), so that every run carries the same files.
 if [ "$with_data" = yes ]; then
-  cp -r "$data/models" "$out/data/"
+  cp -a "$data/models" "$out/data/"
   mkdir -p "$out/data/cifar10" "$out/data/imagenet"
   cp "$data/cifar10/classes.txt" "$out/data/cifar10/"
   for class_dir in "$data"/cifar10/test/*/; do
