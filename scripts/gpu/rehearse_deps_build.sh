@@ -35,7 +35,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUANTSIM_DEPS_DIR="
 
 # What scripts/gpu/check.sh builds there.
 targets=(quant-sim test_quant)
-if ninja -C "$build" -t targets all | grep -q '^test_cuda_kernels:'; then
+if ninja -C "$build" -t targets all | grep -q '^tests/test_cuda_kernels:'; then
   targets+=(test_cuda_kernels bench_fake_quant_cuda)
 fi
 build_start=$SECONDS
@@ -61,8 +61,8 @@ for header in include/spdlog/ include/fmt/ include/cxxopts.hpp include/nlohmann/
   [ "$count" -gt 0 ] || fail "no object read $kit/$header: the check above would prove nothing"
   printf 'rehearse: %-40s read %5d times from the folder\n' "$header" "$count"
 done
-echo "rehearse: header check passed: $objects objects read no header under /usr/include/{spdlog,fmt,cxxopts.hpp," \
-  "nlohmann,gtest,gmock,openssl,opencv4} (nor x86_64-linux-gnu/openssl)"
+echo "rehearse: header check passed: $objects objects read no header under" \
+  "/usr/include/{spdlog,fmt,cxxopts.hpp,nlohmann,gtest,gmock,openssl,opencv4} (nor x86_64-linux-gnu/openssl)"
 
 crypto=$(ldd "$build/quant-sim" | awk '$1 == "libcrypto.so.3" { print $3 }')
 [ "$crypto" = "$kit_abs/lib/libcrypto.so.3" ] || fail "quant-sim loads libcrypto from '$crypto', not from $kit/lib"
