@@ -29,9 +29,10 @@ cuda_args=()
 if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then cuda_args=(-DCMAKE_CUDA_ARCHITECTURES=90); fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+mkdir -p "$build"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUANTSIM_DEPS_DIR="$kit" -DQUANTSIM_WITH_OPENCV=OFF \
-  -DQUANTSIM_WERROR="${QUANTSIM_WERROR:-ON}" "${cuda_args[@]}" "${launcher[@]}" >"$build.configure.log" 2>&1 ||
-  { tail -n 30 "$build.configure.log"; fail "configure (log: $build.configure.log)"; }
+  -DQUANTSIM_WERROR="${QUANTSIM_WERROR:-ON}" "${cuda_args[@]}" "${launcher[@]}" >"$build/configure.log" 2>&1 ||
+  { tail -n 30 "$build/configure.log"; fail "configure (log: $build/configure.log)"; }
 
 # What scripts/gpu/check.sh builds there.
 targets=(quant-sim test_quant)
