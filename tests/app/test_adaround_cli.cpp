@@ -45,11 +45,31 @@ TEST(AdaroundCli, DefaultsAreThePapersAndFlagsSetThem) {
   EXPECT_EQ(defaults.adaround_batch, 32);
   EXPECT_EQ(defaults.adaround_samples, 1024);
   EXPECT_DOUBLE_EQ(defaults.adaround_patch_prob, 0.25);
-  const Config set = parse(with_adaround({"--adaround-iters", "500", "--adaround-lambda", "0.1", "--adaround-beta",
-                                          "10:3", "--adaround-warmup", "0", "--adaround-lr", "0.01",
-                                          "--adaround-batch", "8", "--adaround-samples", "64",
-                                          "--adaround-patch-prob", "1", "-pcq_w", "-baw", "--clip-weights", "-c",
-                                          "laplace", "-bcw", "-vcw", "--qtype", "int8"}));
+  const Config set = parse(with_adaround({"--adaround-iters",
+                                          "500",
+                                          "--adaround-lambda",
+                                          "0.1",
+                                          "--adaround-beta",
+                                          "10:3",
+                                          "--adaround-warmup",
+                                          "0",
+                                          "--adaround-lr",
+                                          "0.01",
+                                          "--adaround-batch",
+                                          "8",
+                                          "--adaround-samples",
+                                          "64",
+                                          "--adaround-patch-prob",
+                                          "1",
+                                          "-pcq_w",
+                                          "-baw",
+                                          "--clip-weights",
+                                          "-c",
+                                          "laplace",
+                                          "-bcw",
+                                          "-vcw",
+                                          "--qtype",
+                                          "int8"}));
   EXPECT_EQ(set.adaround_iters, 500);
   EXPECT_DOUBLE_EQ(set.adaround_lambda, 0.1);
   EXPECT_DOUBLE_EQ(set.adaround_beta_start, 10.0);
@@ -96,8 +116,8 @@ TEST(AdaroundCli, BadValuesAndCombinationsGetOneLineErrorsNamingTheFlag) {
 }
 
 TEST(AdaroundCli, ResultsConfigRecordsTheSettingsAndTheReportRowNamesTheMethod) {
-  const nlohmann::json config = config_to_json(parse(with_adaround({"--adaround-iters", "300", "--adaround-beta",
-                                                                    "16:4"})));
+  const nlohmann::json config =
+      config_to_json(parse(with_adaround({"--adaround-iters", "300", "--adaround-beta", "16:4"})));
   EXPECT_EQ(config.at("weight_method"), "adaround");
   EXPECT_EQ(config.at("adaround_iters"), 300);
   EXPECT_EQ(config.at("adaround_beta"), nlohmann::json::array({16.0, 4.0}));
@@ -122,8 +142,8 @@ class AdaroundRun : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string args(const std::string& extra, const std::string& model = kDefaultModel) const {
-    return "--model " + model + " --data " + dir_ + "/data --results " + dir_ + "/results.jsonl -b 8 -j 1 --device cpu " +
-           extra;
+    return "--model " + model + " --data " + dir_ + "/data --results " + dir_ +
+           "/results.jsonl -b 8 -j 1 --device cpu " + extra;
   }
   std::string adaround_args(const std::string& extra) const {
     return args("--weight-method adaround --calib-data " + dir_ +
@@ -142,8 +162,8 @@ class AdaroundRun : public ::testing::Test {
 
 TEST_F(AdaroundRun, WeightsOnlyRunExportsWhatItComputedAndRecordsTheMethod) {
   const std::string exported = dir_ + "/w4.pt";
-  const CommandResult r = run_quant_sim(
-      adaround_args("-sm no -qw int4 -pcq_w --export " + exported + " --save-logits " + dir_ + "/q.npy"));
+  const CommandResult r =
+      run_quant_sim(adaround_args("-sm no -qw int4 -pcq_w --export " + exported + " --save-logits " + dir_ + "/q.npy"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("AdaRound weights of"), std::string::npos) << r.output;
   const nlohmann::json result = last_result();

@@ -82,8 +82,8 @@ TEST(AdaRound, HeldOutReconstructionErrorIsBelowRoundToNearest) {
     const QuantizedWeight ada = adaround_layer_weight(layer, x, x, kRows, four_bits(per_channel), short_run());
     const double rtn_error = output_error(p.weight, rtn.weight, p.held_out);
     const double ada_error = output_error(p.weight, ada.weight, p.held_out);
-    EXPECT_LT(ada_error, 0.8 * rtn_error) << "per_channel " << per_channel << ": AdaRound " << ada_error
-                                          << ", round to nearest " << rtn_error;
+    EXPECT_LT(ada_error, 0.8 * rtn_error)
+        << "per_channel " << per_channel << ": AdaRound " << ada_error << ", round to nearest " << rtn_error;
   }
 }
 
