@@ -20,7 +20,7 @@ std::vector<QuantizedWeight> adaround_quantized_weights(const AdaRoundRunOptions
   job.quantizes = [&options](const Layer& layer) {
     return effective_bits(options.rtn.bits, options.rtn.first_last_bits, layer.first || layer.last) != 0;
   };
-  double initial = 0.0, final = 0.0, undecided = 0.0;
+  double compared = 0.0, ratio_sum = 0.0, undecided = 0.0;
   int64_t layers = 0;
   job.make_quantizer = [&](const CalibrationBatches& batches, const std::vector<std::vector<int64_t>>& shapes) {
     return [&, shapes](const Layer& layer, const at::Tensor& x, const at::Tensor& x_tilde) {
@@ -30,8 +30,8 @@ std::vector<QuantizedWeight> adaround_quantized_weights(const AdaRoundRunOptions
       QuantizedWeight weight = adaround_layer_weight(layer, x, x_tilde, rows, options.rtn, options.adaround, &outcome);
       // Reconstruction error relative to round to nearest's on the calibration rows, averaged over the layers.
       if (outcome.initial_loss > 0.0) {
-        initial += 1.0;
-        final += outcome.final_loss / outcome.initial_loss;
+        compared += 1.0;
+        ratio_sum += outcome.final_loss / outcome.initial_loss;
       }
       undecided += outcome.undecided;
       ++layers;
@@ -45,7 +45,8 @@ std::vector<QuantizedWeight> adaround_quantized_weights(const AdaRoundRunOptions
                "%.2f%% of roundings soft at the end\n",
                result.quantized_layers, static_cast<long long>(result.images),
                static_cast<long long>(options.adaround.iterations), options.patch_prob,
-               result.one_pass ? "one pass" : "a pass per layer", result.seconds, initial > 0 ? final / initial : 1.0,
+               result.one_pass ? "one pass" : "a pass per layer", result.seconds,
+               compared > 0 ? ratio_sum / compared : 1.0,
                layers > 0 ? 100.0 * undecided / static_cast<double>(layers) : 0.0);
   return std::move(result.weights);
 }
