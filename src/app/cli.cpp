@@ -100,10 +100,18 @@ cxxopts::Options make_options() {
     ("vcw", "weight variance correction")
     ("act-sites", "outputs (paper mode) | inputs (deploy mode)", cxxopts::value<std::string>()->default_value("outputs"))
     ("first-last-bits", "bits of the first and last layer: N | f32", cxxopts::value<std::string>()->default_value("8"))
-    ("weight-method", "weight quantizer: rtn (round to nearest) | gpfq (greedy path following, on calibration images)", cxxopts::value<std::string>()->default_value("rtn"))
+    ("weight-method", "weight quantizer: rtn (round to nearest) | gpfq (greedy path following) | adaround (learned rounding); gpfq and adaround learn from calibration images", cxxopts::value<std::string>()->default_value("rtn"))
     ("gpfq-scale", "GPFQ alphabet scale C: delta = C * mean(max|w|) / 2^(b-1)", cxxopts::value<std::string>()->default_value("1.16"))
     ("gpfq-patch-prob", "share of conv patches GPFQ samples, in (0, 1]", cxxopts::value<std::string>()->default_value("0.25"))
-    ("gpfq-samples", "calibration images for GPFQ (--calib-data, else --data)", cxxopts::value<std::string>()->default_value("128"));
+    ("gpfq-samples", "calibration images for GPFQ (--calib-data, else --data)", cxxopts::value<std::string>()->default_value("128"))
+    ("adaround-iters", "AdaRound: Adam steps per layer", cxxopts::value<std::string>()->default_value("10000"))
+    ("adaround-lambda", "AdaRound: weight of the rounding regulariser, >= 0", cxxopts::value<std::string>()->default_value("0.01"))
+    ("adaround-beta", "AdaRound: regulariser exponent START:END, annealed after the warm-up", cxxopts::value<std::string>()->default_value("20:2"))
+    ("adaround-warmup", "AdaRound: share of the iterations without the regulariser, in [0, 1)", cxxopts::value<std::string>()->default_value("0.2"))
+    ("adaround-lr", "AdaRound: Adam learning rate, > 0", cxxopts::value<std::string>()->default_value("0.001"))
+    ("adaround-batch", "AdaRound: calibration images per batch", cxxopts::value<std::string>()->default_value("32"))
+    ("adaround-samples", "AdaRound: calibration images of --calib-data", cxxopts::value<std::string>()->default_value("1024"))
+    ("adaround-patch-prob", "AdaRound: share of conv patches kept, in (0, 1]", cxxopts::value<std::string>()->default_value("0.25"));
   options.add_options("Statistics")
     ("sm", "statistics mode: collect | use | no", cxxopts::value<std::string>()->default_value("no"))
     ("sk", "min/max statistic: mean (of per-batch extremes) | max", cxxopts::value<std::string>()->default_value("mean"))
@@ -187,6 +195,10 @@ class FlagValues {
     double result = 0.0;
     for (const std::string& value : values(key)) result = real_of(key, value, value);
     return result;
+  }
+  // One number `number` out of the flag's value `whole` (e.g. START of START:END); finite only.
+  static double real_part(const std::string& key, const std::string& number, const std::string& whole) {
+    return real_of(key, number, whole);
   }
   std::optional<double> optional_real(const std::string& key) const {
     if (!given(key)) return std::nullopt;
@@ -310,6 +322,31 @@ void fill_execution(const FlagValues& v, Config& c) {
   }
 }
 
+// AdaRound's settings; check_adaround_config (option_checks.h) refuses bad values and what does not combine.
+void fill_adaround(const FlagValues& v, Config& c) {
+  constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
+  c.adaround_iters = v.integer("adaround-iters", 1, kUnbounded);
+  c.adaround_lambda = v.real("adaround-lambda");
+  const std::string beta = v.text("adaround-beta");
+  const size_t colon = beta.find(':');
+  if (colon == std::string::npos) {
+    throw UserError(fmt::format("flag --adaround-beta: '{}' is not START:END", abbreviated(beta)));
+  }
+  c.adaround_beta_start = FlagValues::real_part("adaround-beta", beta.substr(0, colon), beta);
+  c.adaround_beta_end = FlagValues::real_part("adaround-beta", beta.substr(colon + 1), beta);
+  c.adaround_warmup = v.real("adaround-warmup");
+  c.adaround_lr = v.real("adaround-lr");
+  c.adaround_batch = v.integer("adaround-batch", 1, kUnbounded);
+  c.adaround_samples = v.integer("adaround-samples", 1, kUnbounded);
+  c.adaround_patch_prob = v.real("adaround-patch-prob");
+  AdaroundFlagsGiven given;
+  for (const char* flag : {"adaround-iters", "adaround-lambda", "adaround-beta", "adaround-warmup", "adaround-lr",
+                           "adaround-batch", "adaround-samples", "adaround-patch-prob"}) {
+    if (v.given(flag) && given.first.empty()) given.first = std::string("--") + flag;
+  }
+  check_adaround_config(c, given);
+}
+
 // --weight-method and its GPFQ settings; checks_gpfq_config (gpfq_weights.h) refuses what does not combine.
 void fill_weight_method(const FlagValues& v, Config& c) {
   c.weight_method = choice_value<WeightMethod>("--weight-method", v.text("weight-method"));
@@ -317,6 +354,7 @@ void fill_weight_method(const FlagValues& v, Config& c) {
   c.gpfq_patch_prob = v.real("gpfq-patch-prob");
   c.gpfq_samples = v.integer("gpfq-samples", 1, std::numeric_limits<int64_t>::max());
   check_gpfq_config(c, {v.given("gpfq-scale"), v.given("gpfq-patch-prob"), v.given("gpfq-samples")});
+  fill_adaround(v, c);
 }
 
 // -bata / -batw: an average the allocation can reach, between the fewest and the most bits it gives a channel.

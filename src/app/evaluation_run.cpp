@@ -20,6 +20,7 @@
 #include "quantsim/graph/prepared_model.h"
 #include "quantsim/graph/torchscript_loading.h"
 #include "quantsim/passes/activation_quantizer.h"
+#include "quantsim/passes/adaround_weights.h"
 #include "quantsim/passes/gpfq_weights.h"
 #include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/passes/statistics_collector.h"
@@ -63,8 +64,8 @@ struct QuantizedPipeline {
   std::vector<QuantizedWeight> weights;  // kept only for --export and --layer-report
 };
 
-// Round-to-nearest (docs/QUANTIZATION.md, sections 4-5) or GPFQ; the weights are kept in the pipeline only for --export
-// and --layer-report.
+// Round-to-nearest (docs/QUANTIZATION.md, sections 4-5), GPFQ or AdaRound; the weights are kept in the pipeline only
+// for --export and --layer-report.
 void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const ModelFile& file) {
   PreparedModel& model = pipeline.model;
   std::vector<QuantizedWeight> weights;
@@ -72,6 +73,10 @@ void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const M
     weights = gpfq_quantized_weights(gpfq_options(config),
                                      calibration_images(config, file, config.gpfq_samples, "--gpfq-samples"), file,
                                      model.device());
+  } else if (config.weight_method == WeightMethod::kAdaround) {
+    weights = adaround_quantized_weights(
+        adaround_options(config), calibration_images(config, file, config.adaround_samples, "--adaround-samples"), file,
+        model.device());
   } else {
     const WeightQuantOptions options = weight_quant_options(config);
     for (const Layer& layer : model.layers()) weights.push_back(quantize_layer_weight(layer, options));

@@ -74,4 +74,34 @@ void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given) {
   }
 }
 
+void check_adaround_config(const Config& config, const AdaroundFlagsGiven& given) {
+  const auto refuse = [](const char* flag, const std::string& what, double value) {
+    throw UserError(fmt::format("flag {}: must be {}, got {}", flag, what, value));
+  };
+  if (!(config.adaround_lambda >= 0.0)) refuse("--adaround-lambda", "at least 0", config.adaround_lambda);
+  if (!(config.adaround_beta_start > 0.0))
+    refuse("--adaround-beta", "START:END with START > 0", config.adaround_beta_start);
+  if (!(config.adaround_beta_end > 0.0)) refuse("--adaround-beta", "START:END with END > 0", config.adaround_beta_end);
+  if (!(config.adaround_warmup >= 0.0 && config.adaround_warmup < 1.0)) {
+    refuse("--adaround-warmup", "in [0, 1)", config.adaround_warmup);
+  }
+  if (!(config.adaround_lr > 0.0)) refuse("--adaround-lr", "a positive number", config.adaround_lr);
+  if (!(config.adaround_patch_prob > 0.0 && config.adaround_patch_prob <= 1.0)) {
+    refuse("--adaround-patch-prob", "in (0, 1]", config.adaround_patch_prob);
+  }
+  if (config.weight_method != WeightMethod::kAdaround) {
+    if (!given.first.empty()) {
+      throw UserError(fmt::format("flag {}: only applies with --weight-method adaround", given.first));
+    }
+    return;
+  }
+  if (config.weight_bits == 0) {
+    throw UserError("flag --weight-method adaround: the weights are not quantized (-qw f32 or no -qw/--qtype); "
+                    "give -qw intN");
+  }
+  if (config.calib_data.empty()) {
+    throw UserError("flag --weight-method adaround: needs --calib-data (the images it learns the rounding from)");
+  }
+}
+
 }  // namespace quantsim

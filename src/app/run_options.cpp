@@ -64,6 +64,25 @@ GpfqOptions gpfq_options(const Config& config) {
   return options;
 }
 
+AdaRoundRunOptions adaround_options(const Config& config) {
+  AdaRoundRunOptions options;
+  options.rtn = weight_quant_options(config);
+  options.adaround.iterations = config.adaround_iters;
+  options.adaround.lambda = config.adaround_lambda;
+  options.adaround.beta_start = config.adaround_beta_start;
+  options.adaround.beta_end = config.adaround_beta_end;
+  options.adaround.warmup = config.adaround_warmup;
+  options.adaround.learning_rate = config.adaround_lr;
+  options.adaround.batch_images = config.adaround_batch;
+  options.adaround.seed = config.seed;
+  options.patch_prob = config.adaround_patch_prob;
+  options.workers = config.workers;
+  options.progress = config.progress;
+  options.max_bad_image_share = config.max_bad_image_share;
+  options.output.key = config.output;
+  return options;
+}
+
 LayerReportOptions layer_report_options(const Config& config) {
   LayerReportOptions options;
   options.precision = precision_label(config);

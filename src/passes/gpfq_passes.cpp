@@ -88,7 +88,7 @@ void ReferenceInputs::capture_from(int64_t layer) {
 void GpfqRun::quantize(int64_t layer, const at::Tensor& x_tilde) {
   const auto i = static_cast<size_t>(layer);
   const at::Tensor x = reference.take(layer);
-  weights.at(i) = gpfq_layer_weight(partial.layers().at(i), x, x_tilde.defined() ? x_tilde : x, options.at(i));
+  weights.at(i) = quantize_layer(partial.layers().at(i), x, x_tilde.defined() ? x_tilde : x);
   partial.set_layer_weight(layer, weights[i].weight);
   progress.advance(1);
 }

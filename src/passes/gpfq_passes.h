@@ -1,5 +1,6 @@
 #pragma once
-// The two ways --weight-method gpfq runs the partly quantized network to get each layer's X~ (gpfq_weights.h):
+// The two ways --weight-method gpfq (and adaround, which shares them: layerwise_weights.h) runs the partly quantized
+// network to get each layer's X~ (gpfq_weights.h):
 //
 // - one pass: all calibration images in a single forward; the handler at each layer's input quantizes that layer
 //   before it runs (PreparedModel::set_layer_weight takes effect at once), so every later layer reads what the
@@ -12,12 +13,13 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <vector>
 
 #include "quantsim/data/progress_bar.h"
 #include "quantsim/passes/layer_input_capture.h"
-#include "quantsim/quant/gpfq_layer.h"
+#include "quantsim/quant/weight_quantization.h"
 
 namespace quantsim::gpfq {
 
@@ -42,6 +44,11 @@ class ReferenceInputs {
   std::map<int64_t, at::Tensor> cached_;
 };
 
+// One layer's quantizer: its weight from what it reads in the FP32 network (x) and in the partly quantized one
+// (x_tilde), both [G, m, n] sample rows.
+using LayerQuantizer =
+    std::function<QuantizedWeight(const Layer& layer, const at::Tensor& x, const at::Tensor& x_tilde)>;
+
 // What both schedules share: the settings, the FP32 inputs, the network being quantized and the results.
 struct GpfqRun {
   const CalibrationBatches& batches;
@@ -49,7 +56,7 @@ struct GpfqRun {
   ReferenceInputs& reference;
   PreparedModel& partial;                 // deploy-mode sites; holds the GPFQ weights of the layers done
   std::vector<int64_t> layers;            // the layers to quantize, in order
-  std::vector<GpfqLayerOptions> options;  // by layer index (unused for layers left float)
+  LayerQuantizer quantize_layer;          // GPFQ's or AdaRound's
   std::vector<QuantizedWeight>& weights;  // by layer index
   ProgressBar& progress;
 

@@ -1,81 +1,15 @@
 #include "quantsim/passes/gpfq_weights.h"
 
-#include <ATen/ATen.h>
-#include <c10/util/accumulate.h>
-#include <fmt/format.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 
-#include "gpfq_passes.h"
-#include "quantsim/core/errors.h"
-#include "quantsim/core/stopwatch.h"
-#include "quantsim/data/batch_loader.h"
-#include "quantsim/data/progress_bar.h"
-#include "quantsim/graph/prepared_model.h"
-#include "quantsim/passes/layer_input_capture.h"
+#include "layerwise_weights.h"
 #include "quantsim/quant/gpfq_layer.h"
-#include "quantsim/quant/layer_samples.h"
 
 namespace quantsim {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Images per forward while capturing layer inputs: bounds the activation memory whatever -b says.
-constexpr int kCaptureBatchSize = 32;
-// The one-pass schedule runs when a forward of all calibration images at once is expected to keep at most this many
-// bytes of activations alive, estimated as kLiveTensors times the largest layer input (measured: mobilenet_v2_q
-// with 128 images at 224 x 224, estimate 2.5 GB, whole run 2.8 GB resident).
-constexpr double kOnePassBytes = 3.0 * 1024.0 * 1024.0 * 1024.0;
-constexpr double kLiveTensors = 4.0;
-
 int layer_bits(const GpfqOptions& options, const Layer& layer) {
   return effective_bits(options.bits, options.first_last_bits, layer.first || layer.last);
-}
-
-// Decodes the calibration images, all at one size.
-CalibrationBatches load_calibration_batches(const GpfqOptions& options, const ImageSet& calibration) {
-  const std::string& root = calibration.root;
-  const std::unique_ptr<BatchSource> loader = read_batches(  // decoded, or read from an image cache
-      calibration, {kCaptureBatchSize, options.workers, 2, options.progress, "gpfq images"});
-  CalibrationBatches batches;
-  while (auto batch = loader->next()) {
-    batches.images.push_back(batch->images);
-    batches.image_indices.push_back(batch->indices);
-  }
-  check_bad_images(*loader, options.max_bad_image_share);
-  if (batches.images.empty()) throw UserError(fmt::format("{}: no GPFQ calibration image could be decoded", root));
-  // Every image must give each layer the same number of rows (and the one-pass schedule stacks them all).
-  const at::IntArrayRef size = batches.images.front().sizes().slice(1);
-  for (const at::Tensor& images : batches.images) {
-    if (!images.sizes().slice(1).equals(size)) {
-      throw UserError(fmt::format("{}: GPFQ calibration images differ in size ([{}] and [{}]); use --crop", root,
-                                  fmt::join(size, ", "), fmt::join(images.sizes().slice(1), ", ")));
-    }
-  }
-  return batches;
-}
-
-PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device, const OutputChoice& output) {
-  PrepareOptions options;
-  options.act_sites = ActSites::kInputs;
-  options.output = output;
-  PreparedModel prepared = PreparedModel::load(model.path, options);
-  prepared.to(device);
-  return prepared;
-}
-
-// Expected size of a layer's sampled input rows over the calibration set.
-double expected_sample_bytes(const Layer& layer, const std::vector<int64_t>& input_shape, int64_t images,
-                             double patch_probability) {
-  const at::Tensor& weight = layer.original_weight;
-  const double inputs_per_row = static_cast<double>(weight.numel() / weight.size(0) * layer.groups);
-  const double probability = layer.kind == LayerKind::kLinear ? 1.0 : patch_probability;
-  return static_cast<double>(images * rows_per_image(layer, input_shape)) * probability * inputs_per_row *
-         sizeof(float);
 }
 
 GpfqLayerOptions layer_options(const GpfqOptions& options, int bits) {
@@ -92,50 +26,27 @@ GpfqLayerOptions layer_options(const GpfqOptions& options, int bits) {
 std::vector<QuantizedWeight> gpfq_quantized_weights(const GpfqOptions& gpfq, const ImageSet& calibration,
                                                     const ModelFile& model, const c10::Device& device,
                                                     GpfqSchedule schedule) {
-  const auto start = Clock::now();
-  const CalibrationBatches batches = load_calibration_batches(gpfq, calibration);
-  const PreparedModel reference = load_capturing_model(model, device, gpfq.output);
-  PreparedModel partial = load_capturing_model(model, device, gpfq.output);
-  const RowSampling sampling{gpfq.patch_prob, gpfq.seed};
-
-  const std::vector<Layer>& layers = reference.layers();
-  const auto shapes = layer_input_shapes(reference, batches.images.front().narrow(0, 0, 1));
-  std::vector<QuantizedWeight> weights(layers.size());
-  std::vector<GpfqLayerOptions> options(layers.size());
-  std::vector<int64_t> quantized_layers;
-  std::vector<double> bytes;
-  double activation_bytes = 0.0;
-  for (const Layer& layer : layers) {
-    const auto i = static_cast<size_t>(layer.index);
-    activation_bytes = std::max(
-        activation_bytes,
-        kLiveTensors * sizeof(float) * static_cast<double>(c10::multiply_integers(shapes[i]) * batches.image_count()));
-    options[i] = layer_options(gpfq, layer_bits(gpfq, layer));
-    if (options[i].bits == 0) {
-      weights[i].weight = layer.original_weight;
-      continue;
-    }
-    check_layer_samplable(layer);
-    quantized_layers.push_back(layer.index);
-    bytes.push_back(expected_sample_bytes(layer, shapes[i], batches.image_count(), gpfq.patch_prob));
-  }
-  gpfq::ReferenceInputs reference_inputs(reference, batches, sampling, quantized_layers, bytes);
-  ProgressBar progress("gpfq layers", static_cast<int64_t>(quantized_layers.size()), gpfq.progress);
-  gpfq::GpfqRun run{batches, sampling, reference_inputs, partial, quantized_layers, options, weights, progress};
-  const bool one_pass = schedule == GpfqSchedule::kOnePass ||
-                        (schedule == GpfqSchedule::kAuto && activation_bytes <= kOnePassBytes);
-  if (one_pass) {
-    gpfq::quantize_in_one_pass(run);
-  } else {
-    gpfq::quantize_with_a_pass_per_layer(run);
-  }
-  progress.finish();
+  gpfq::LayerwiseJob job;
+  job.method = "GPFQ";
+  job.label = "gpfq";
+  job.sampling = {gpfq.patch_prob, gpfq.seed};
+  job.workers = gpfq.workers;
+  job.progress = gpfq.progress;
+  job.max_bad_image_share = gpfq.max_bad_image_share;
+  job.output = gpfq.output;
+  job.quantizes = [&gpfq](const Layer& layer) { return layer_bits(gpfq, layer) != 0; };
+  job.make_quantizer = [&gpfq](const CalibrationBatches&, const std::vector<std::vector<int64_t>>&) {
+    return [&gpfq](const Layer& layer, const at::Tensor& x, const at::Tensor& x_tilde) {
+      return gpfq_layer_weight(layer, x, x_tilde, layer_options(gpfq, layer_bits(gpfq, layer)));
+    };
+  };
+  gpfq::LayerwiseResult result = gpfq::layerwise_quantized_weights(job, calibration, model, device, schedule);
   std::fprintf(stderr,
                "quant-sim: GPFQ weights of %zu layers from %lld calibration images (conv patches kept with "
                "probability %g, %s) in %.1f s\n",
-               quantized_layers.size(), static_cast<long long>(batches.image_count()), gpfq.patch_prob,
-               one_pass ? "one pass" : "a pass per layer", seconds_since(start));
-  return weights;
+               result.quantized_layers, static_cast<long long>(result.images), gpfq.patch_prob,
+               result.one_pass ? "one pass" : "a pass per layer", result.seconds);
+  return std::move(result.weights);
 }
 
 }  // namespace quantsim

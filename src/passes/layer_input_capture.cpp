@@ -171,6 +171,18 @@ at::Tensor sampled_batch_rows(const Layer& layer, const at::Tensor& x, const std
   return layer_input_rows(layer, x, at::tensor(rows, at::kLong));
 }
 
+std::vector<int64_t> sampled_rows_per_image(const Layer& layer, at::IntArrayRef input_shape,
+                                            const CalibrationBatches& batches, const RowSampling& sampling) {
+  const int64_t per_image = rows_per_image(layer, input_shape);
+  std::vector<int64_t> counts;
+  for (const auto& batch : batches.image_indices) {
+    for (int64_t image : batch) {
+      counts.push_back(static_cast<int64_t>(kept_image_rows(layer, per_image, image, sampling).size()));
+    }
+  }
+  return counts;
+}
+
 std::vector<std::vector<int64_t>> layer_input_shapes(const PreparedModel& model, const at::Tensor& image) {
   const std::vector<int64_t> site_of = input_site_of_layers(model);
   InputShapeRecorder recorder(model.sites().size());

@@ -39,8 +39,8 @@ const std::vector<ChoiceName<Prior>>& choice_names<Prior>() {
 
 template <>
 const std::vector<ChoiceName<WeightMethod>>& choice_names<WeightMethod>() {
-  static const std::vector<ChoiceName<WeightMethod>> names = {{"rtn", WeightMethod::kRtn},
-                                                              {"gpfq", WeightMethod::kGpfq}};
+  static const std::vector<ChoiceName<WeightMethod>> names = {
+      {"rtn", WeightMethod::kRtn}, {"gpfq", WeightMethod::kGpfq}, {"adaround", WeightMethod::kAdaround}};
   return names;
 }
 

@@ -133,7 +133,8 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
   for (const auto& [key, flag] : kMethodFlags) {
     if (config.value(key, false)) flags.push_back(flag);
   }
-  if (config.value("weight_method", "rtn") == "gpfq") flags.insert(flags.begin(), "--weight-method gpfq");
+  const std::string weight_method = config.value("weight_method", "rtn");
+  if (weight_method != "rtn") flags.insert(flags.begin(), "--weight-method " + weight_method);
   const bool activations_quantized = config.value("qtype", "f32") != "f32";
   if (activations_quantized) {  // the clipping reads best right after -pcq_a, else last
     const auto after = std::find(flags.begin(), flags.end(), "-pcq_a");

@@ -145,7 +145,7 @@ TEST(Cli, ChoiceErrorsListTheAcceptedNames) {
       {{"-bam", "floor"}, "flag -bam: 'floor' is not one of round, ceil"},
       {{"-bap", "cauchy"}, "flag -bap: 'cauchy' is not one of gaus, gauss, laplace"},
       {{"--act-sites", "middle"}, "flag --act-sites: 'middle' is not one of outputs, inputs"},
-      {{"--weight-method", "adaround"}, "flag --weight-method: 'adaround' is not one of rtn, gpfq"},
+      {{"--weight-method", "optimal"}, "flag --weight-method: 'optimal' is not one of rtn, gpfq, adaround"},
       {{"-c", "cauchy"}, "flag -c/--clipping: 'cauchy' is not one of no, laplace, gaus, Nstd"},
   };
   for (const auto& [args, message] : cases) {

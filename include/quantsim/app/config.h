@@ -54,10 +54,20 @@ struct Config {
   bool variance_correct_weights = false;                 // -vcw
   ActSites act_sites = ActSites::kOutputs;               // --act-sites
   int first_last_bits = 8;                               // --first-last-bits N|f32 (0 = f32)
-  WeightMethod weight_method = WeightMethod::kRtn;       // --weight-method rtn|gpfq
+  WeightMethod weight_method = WeightMethod::kRtn;       // --weight-method rtn|gpfq|adaround
   double gpfq_scale = 1.16;                              // --gpfq-scale: C in delta = C * mean(max|w|) / 2^(b-1)
   double gpfq_patch_prob = 0.25;                         // --gpfq-patch-prob: share of conv patches GPFQ keeps
   int64_t gpfq_samples = 128;                            // --gpfq-samples: calibration images GPFQ runs on
+  // AdaRound (--weight-method adaround, docs/QUANTIZATION.md, section 13); defaults: the paper's.
+  int64_t adaround_iters = 10000;     // --adaround-iters: Adam steps per layer
+  double adaround_lambda = 0.01;      // --adaround-lambda: weight of the rounding regulariser
+  double adaround_beta_start = 20.0;  // --adaround-beta START:END, annealed after the warm-up
+  double adaround_beta_end = 2.0;
+  double adaround_warmup = 0.2;       // --adaround-warmup: share of iterations without the regulariser
+  double adaround_lr = 1e-3;          // --adaround-lr: Adam's learning rate
+  int64_t adaround_batch = 32;        // --adaround-batch: images whose sample rows make one batch
+  int64_t adaround_samples = 1024;    // --adaround-samples: images of --calib-data AdaRound learns from
+  double adaround_patch_prob = 0.25;  // --adaround-patch-prob: share of conv patches kept as sample rows
 
   // Statistics (docs/QUANTIZATION.md, section 6).
   StatsMode stats_mode = StatsMode::kNo;    // -sm

@@ -1,6 +1,8 @@
 #pragma once
 // Checks of one feature's flags, run when the command line is parsed, before any work: --export, --layer-report and
 // GPFQ's. Each throws UserError (one line, naming the flag).
+#include <string>
+
 #include "quantsim/app/config.h"
 
 namespace quantsim {
@@ -23,5 +25,14 @@ struct GpfqFlagsGiven {
 // Throws UserError (one line, naming the flag) for an out-of-range GPFQ setting, a GPFQ flag without
 // --weight-method gpfq, or a combination GPFQ does not define: float weights (-qw f32), -baw, --clip-weights.
 void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given = {});
+
+// The first AdaRound flag the command line set explicitly ("" when none; refused without --weight-method adaround).
+struct AdaroundFlagsGiven {
+  std::string first;
+};
+
+// Throws UserError (one line, naming the flag) for an out-of-range AdaRound setting, an --adaround-* flag without
+// --weight-method adaround, --weight-method adaround without --calib-data, or with float weights (-qw f32).
+void check_adaround_config(const Config& config, const AdaroundFlagsGiven& given = {});
 
 }  // namespace quantsim

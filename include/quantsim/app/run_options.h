@@ -3,6 +3,7 @@
 // report's. The lower layers never see a Config; this is where its fields are read for them.
 #include "quantsim/app/config.h"
 #include "quantsim/graph/prepared_model.h"
+#include "quantsim/passes/adaround_weights.h"
 #include "quantsim/passes/gpfq_weights.h"
 #include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/quant/quant_options.h"
@@ -14,6 +15,7 @@ PrepareOptions prepare_options(const Config& config);
 ActivationQuantOptions activation_quant_options(const Config& config);
 WeightQuantOptions weight_quant_options(const Config& config);
 GpfqOptions gpfq_options(const Config& config);
+AdaRoundRunOptions adaround_options(const Config& config);
 LayerReportOptions layer_report_options(const Config& config);
 
 // Short name of a configuration for humans: "FP32", "W4A4", "W8A32"...

@@ -34,6 +34,11 @@ std::vector<at::Tensor> capture_layer_inputs(const PreparedModel& model, const s
 at::Tensor sampled_batch_rows(const Layer& layer, const at::Tensor& x, const std::vector<int64_t>& image_indices,
                               const RowSampling& sampling);
 
+// How many sampled rows each calibration image gives `layer` (whose input, for one image, has shape `input_shape`),
+// image by image in the order of `batches`: the order of the rows capture_layer_inputs returns.
+std::vector<int64_t> sampled_rows_per_image(const Layer& layer, at::IntArrayRef input_shape,
+                                            const CalibrationBatches& batches, const RowSampling& sampling);
+
 // The shape of every layer's input for a batch of one image ([1, C, H, W] or [1, F]), in layer order.
 std::vector<std::vector<int64_t>> layer_input_shapes(const PreparedModel& model, const at::Tensor& image);
 

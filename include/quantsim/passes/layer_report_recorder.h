@@ -30,7 +30,7 @@ struct LayerReportOptions {
   ActSites act_sites = ActSites::kOutputs;
   bool dynamic_ranges = false;   // -sm no: activation ranges change with every batch
   WeightQuantOptions weights;    // the round-to-nearest weight quantizer's settings
-  bool round_to_nearest = true;  // false: the weights came from GPFQ
+  bool round_to_nearest = true;  // false: the weights came from GPFQ or AdaRound
 };
 
 class LayerReportRecorder : public SiteHandler {

@@ -17,7 +17,8 @@ enum class StatsKind { kMean, kMax };       // -sk: mean of per-batch extremes, 
 enum class ActSites { kOutputs, kInputs };  // paper mode / deploy mode
 enum class BitRounding { kRound, kCeil };   // -bam
 enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
-enum class WeightMethod { kRtn, kGpfq };    // --weight-method: round to nearest, or GPFQ (docs/QUANTIZATION.md)
+// --weight-method: round to nearest, GPFQ or AdaRound (docs/QUANTIZATION.md, sections 12 and 13)
+enum class WeightMethod { kRtn, kGpfq, kAdaround };
 
 // -c/--clipping: none, ACIQ under a prior, or N standard deviations.
 struct Clipping {
