@@ -77,8 +77,8 @@ size_t count_cells(const std::vector<const ResultLine*>& candidates) {
   return cells.size();
 }
 
-// "resnet8_cifar10 W4A8 -c mse (r.jsonl:3)".
-std::string describe(const NamedRun& run) { return fmt::format("{} {}", cell_name(run.line->fields), run.spec); }
+// "resnet8_cifar10: W4A8 -c mse (r.jsonl:3)".
+std::string describe(const NamedRun& run) { return fmt::format("{} ({})", cell_name(run.line->fields), run.spec); }
 
 std::string accuracy_text(const ResultRecord& r) {
   const auto [lo, hi] = wilson_interval_percent(*r.top1_correct, *r.images);
