@@ -130,14 +130,18 @@ std::string render_markdown(const ResultsTable& table) {
 std::string render_aligned(const ResultsTable& table) {
   size_t label_width = std::string("method").size();
   for (const auto& row : table.rows) label_width = std::max(label_width, row.size());
+  // A column is as wide as its name (at least 6), or its widest cell (--ci, --stability).
+  std::vector<size_t> widths;
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    widths.push_back(std::max<size_t>(table.columns[c].size(), 6));
+    for (const auto& row : table.cells) widths.back() = std::max(widths.back(), row[c].size());
+  }
   std::string out = fmt::format("{:<{}}", "method", label_width);
-  for (const auto& column : table.columns) out += fmt::format("  {:>{}}", column, std::max<size_t>(column.size(), 6));
+  for (size_t c = 0; c < table.columns.size(); ++c) out += fmt::format("  {:>{}}", table.columns[c], widths[c]);
   out += "\n";
   for (size_t r = 0; r < table.rows.size(); ++r) {
     out += fmt::format("{:<{}}", table.rows[r], label_width);
-    for (size_t c = 0; c < table.columns.size(); ++c) {
-      out += fmt::format("  {:>{}}", table.cells[r][c], std::max<size_t>(table.columns[c].size(), 6));
-    }
+    for (size_t c = 0; c < table.columns.size(); ++c) out += fmt::format("  {:>{}}", table.cells[r][c], widths[c]);
     out += "\n";
   }
   return out;

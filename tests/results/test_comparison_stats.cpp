@@ -3,11 +3,14 @@
 // fields of a results line checked against its counts.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "quantsim/core/errors.h"
 #include "quantsim/core/percent.h"
 #include "quantsim/results/comparison_stats.h"
 #include "quantsim/results/per_image.h"
 #include "quantsim/results/result_record.h"
+#include "quantsim/results/results_table.h"
 
 using namespace quantsim;
 using nlohmann::json;
@@ -190,6 +193,30 @@ TEST(ResultRecordComparisons, RefusesFieldsThatDisagreeWithTheCounts) {
   json too_many = base;
   too_many["stability"] = stability_json(data.top1_correct(), 30, {31}, 16);
   refused(too_many, "stability.top1_correct");
+}
+
+TEST(ReportComparisons, CiAndStabilityCellsStayAligned) {
+  json with_stability = counted_line(10, 20, 30);
+  with_stability["precision"] = "W4A4";
+  with_stability["config"] = {{"qtype", "int4"}, {"label", "a"}};
+  with_stability["stability"] = stability_json(10, 30, {9, 12}, 16);
+  json plain = counted_line(12, 20, 30);
+  plain["precision"] = "W4A4";
+  plain["config"] = {{"qtype", "int4"}, {"label", "b"}};
+  const std::vector<ResultLine> lines = {ResultLine(1, with_stability), ResultLine(2, plain)};
+  const std::string text = render_results_table(build_results_table(lines, {true, true}), TableFormat::kTable);
+  const auto [lo, hi] = wilson_interval_percent(10, 30);
+  EXPECT_NE(text.find(fmt::format("33.33 [{:.2f}, {:.2f}] (stability 30.00-40.00)", lo, hi)), std::string::npos)
+      << text;
+  std::vector<size_t> lengths;
+  for (size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    lengths.push_back(end - start);
+  }
+  ASSERT_EQ(lengths.size(), 3u) << text;
+  EXPECT_EQ(lengths[0], lengths[1]) << text;
+  EXPECT_EQ(lengths[1], lengths[2]) << text;
+  // Without the options the cells are the two-decimal top-1 alone, as before.
+  EXPECT_EQ(build_results_table(lines).cells[0][0], "33.33");
 }
 
 }  // namespace
