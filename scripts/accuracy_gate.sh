@@ -7,6 +7,9 @@
 #   scripts/accuracy_gate.sh                       sweep (about 80 s on 2 cores) + compare
 #   scripts/accuracy_gate.sh --results R.jsonl     compare an existing results file only
 #   scripts/accuracy_gate.sh --update              sweep, then rewrite the baseline (known tolerances are kept)
+#   scripts/accuracy_gate.sh --update --rule R     ... new entries get rule R: tolerance (default) | significant |
+#                                                  both (docs/QUANTIZATION.md, section 15; the baseline then holds
+#                                                  each run's per-image correctness)
 #   options: --baseline FILE; environment: QUANT_SIM (the binary, default build/quant-sim), QUANTSIM_DATA
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,11 +17,13 @@ quant_sim="${QUANT_SIM:-$root/build/quant-sim}"
 baseline="$root/.ci/accuracy_baseline.json"
 results=""
 update=0
+rule=tolerance
 while [ $# -gt 0 ]; do
   case "$1" in
     --results) results="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
     --update) update=1; shift ;;
+    --rule) rule="$2"; shift 2 ;;
     *) echo "accuracy_gate.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +43,7 @@ if [ -z "$results" ]; then
 fi
 
 if [ "$update" = 1 ]; then
-  "$quant_sim" gate "$results" --baseline "$baseline" --write-baseline
+  "$quant_sim" gate "$results" --baseline "$baseline" --write-baseline --rule "$rule"
 else
   "$quant_sim" gate "$results" --baseline "$baseline"
 fi

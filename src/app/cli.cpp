@@ -125,6 +125,8 @@ cxxopts::Options make_options() {
     ("save-logits", "write the logits of the evaluated images to FILE.npy", cxxopts::value<std::string>())
     ("layer-report", "write each site's and weight's range, bits and error against FP32 to FILE.json or FILE.csv",
      cxxopts::value<std::string>())
+    ("stability", "after the run, K reruns with every static activation range scaled by 1 + (a seeded few float32 "
+     "ulps); records the spread of top-1", cxxopts::value<std::string>())
     ("shard", "evaluate only shard K of N of the selected images (i % N == K-1); see quant-sim merge",
      cxxopts::value<std::string>())
     ("export", "save the quantized model: PATH (TorchScript) and <stem>.qweights.bin/.json; prints a size report",
@@ -411,6 +413,8 @@ void fill_statistics_and_evaluation(const FlagValues& v, Config& c) {
   if (v.given("sweep-key")) c.sweep_key = v.text("sweep-key");
   c.layer_report = v.path("layer-report");
   check_layer_report_option(c);
+  if (v.given("stability")) c.stability = *v.optional_integer("stability", 1, kMaxStabilityReruns);
+  check_stability_option(c);
 }
 
 // A value given as '' is never what was meant: a path flag would read the current folder, a name would be blank.

@@ -72,6 +72,7 @@ nlohmann::json config_to_json(const Config& c) {
       {"save_logits", c.save_logits},
       {"export", c.export_path},
       {"layer_report", c.layer_report},
+      {"stability", c.stability},
       {"max_bad_images", c.max_bad_image_share},
       {"shard", c.shard ? nlohmann::json(shard_name(*c.shard)) : nlohmann::json(nullptr)},
       {"label", c.label},

@@ -1,6 +1,8 @@
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <torch/script.h>
@@ -14,6 +16,7 @@
 #include "quantsim/app/runs.h"
 #include "quantsim/app/runtime_info.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/core/splitmix64.h"
 #include "quantsim/core/stopwatch.h"
 #include "quantsim/data/shard.h"
 #include "quantsim/export/npy_writer.h"
@@ -26,12 +29,18 @@
 #include "quantsim/passes/statistics_collector.h"
 #include "quantsim/quant/cuda_sync_debug.h"
 #include "quantsim/quant/weight_quantization.h"
+#include "quantsim/results/per_image.h"
+#include "quantsim/results/result_record.h"
 #include "quantsim/results/results_log.h"
 
 namespace quantsim {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// --stability: how far each static range moves, in float32 ulps (2^-23 relative): 16 ulps = 1.9e-6, the size of
+// the (1 + 2e-6) scaling that moved mobilenet_v2_q W8A4 by 0.77 points (docs/QUANTIZATION.md, section 15).
+constexpr int kStabilityUlps = 16;
 
 // The model as a forward function, plus whatever must stay alive while it runs.
 struct RunnableModel {
@@ -40,6 +49,8 @@ struct RunnableModel {
   nlohmann::json times;
   std::shared_ptr<void> keep_alive;
   std::shared_ptr<LayerReportRecorder> layer_report;  // with --layer-report
+  // Static ranges only: the forward of --stability rerun `seed`, its ranges perturbed (docs/QUANTIZATION.md, s. 13).
+  std::function<Forward(uint64_t seed)> perturbed;
 };
 
 // Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
@@ -61,7 +72,8 @@ struct QuantizedPipeline {
   PreparedModel model;
   std::unique_ptr<Statistics> statistics;
   std::unique_ptr<ActivationQuantizer> quantizer;
-  std::vector<QuantizedWeight> weights;  // kept only for --export and --layer-report
+  std::vector<QuantizedWeight> weights;            // kept only for --export and --layer-report
+  std::unique_ptr<ActivationQuantizer> perturbed;  // the --stability rerun's; the main one stays for the layer report
 };
 
 // Round-to-nearest (docs/QUANTIZATION.md, sections 4-5), GPFQ or AdaRound; the weights are kept in the pipeline only
@@ -103,7 +115,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
                               const at::Tensor& probe) {
   const auto start = Clock::now();
   auto pipeline = std::make_shared<QuantizedPipeline>(
-      QuantizedPipeline{PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}});
+      QuantizedPipeline{PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}, nullptr});
   pipeline->model.to(torch::Device(device));
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
@@ -136,7 +148,40 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
     const CudaSyncDebugScope no_sync(!dynamic);
     return pipeline->model.forward(input);
   };
+  if (!dynamic) {
+    runnable.perturbed = [pipeline, options = activation_quant_options(config)](uint64_t seed) -> Forward {
+      pipeline->perturbed = std::make_unique<ActivationQuantizer>(
+          pipeline->model.sites(), options, pipeline->statistics.get(), RangePerturbation{kStabilityUlps, seed});
+      return [pipeline](const at::Tensor& x) {
+        const at::Tensor input = x.to(pipeline->model.device());
+        ScopedSiteHandler scope(*pipeline->perturbed);
+        return pipeline->model.forward(input);
+      };
+    };
+  }
   return runnable;
+}
+
+// Per-image correctness of the run (results/per_image.h), or nothing when images were skipped: their positions
+// would hold no outcome, and a pairing with another run would pair unequal sets.
+std::optional<PerImageCorrectness> per_image_correctness(const Config& config, const Dataset& dataset,
+                                                         const std::vector<LabeledImage>& images,
+                                                         const TopKAccuracy& accuracy, int64_t bad_images) {
+  if (bad_images != 0 || accuracy.images() != static_cast<int64_t>(images.size()) ||
+      accuracy.top1_hits().size() != images.size()) {
+    return std::nullopt;
+  }
+  PerImageCorrectness data;
+  data.top1 = accuracy.top1_hits();
+  data.top5 = accuracy.top5_hits();
+  // Positions in the whole selection: shard K of N holds positions K-1, K-1+N, ... (data/shard.h).
+  const int64_t stride = config.shard ? config.shard->count : 1;
+  const int64_t offset = config.shard ? config.shard->index - 1 : 0;
+  for (size_t j = 0; j < images.size(); ++j) {
+    data.order.add(offset + static_cast<int64_t>(j) * stride, image_identity(images[j].path, dataset.root),
+                   images[j].label);
+  }
+  return data;
 }
 
 nlohmann::json result_record(const Config& config, const ModelFile& model, const Dataset& dataset,
@@ -149,6 +194,8 @@ nlohmann::json result_record(const Config& config, const ModelFile& model, const
           {"top5", result.accuracy.top5_percent()},
           {"top1_correct", result.accuracy.top1_correct()},  // counts, so that shards merge exactly
           {"top5_correct", result.accuracy.top5_correct()},
+          {"top1_ci95", ci95_json(result.accuracy.top1_correct(), result.accuracy.images())},
+          {"top5_ci95", ci95_json(result.accuracy.top5_correct(), result.accuracy.images())},
           {"images", result.accuracy.images()},
           {"bad_images", bad_images},
           {"images_per_second", result.images_per_second()},
@@ -167,6 +214,25 @@ nlohmann::json result_record(const Config& config, const ModelFile& model, const
 
 // The cache a run read its images from, recorded beside "data" (its source folder, so that lines from a cache and from
 // the folder stay comparable).
+// --stability K: K reruns of the evaluation, rerun k with the ranges of seed k (the k-th splitmix64 output of
+// --seed); their top-1 hits, each printed as it finishes.
+std::vector<int64_t> stability_reruns(const Config& config, const RunnableModel& runnable, const ImageSet& images,
+                                      EvaluationOptions evaluation, const std::string& device) {
+  evaluation.keep_logits = false;  // --save-logits holds the main run's
+  std::vector<int64_t> hits;
+  SplitMix64 seeds(config.seed);
+  for (int64_t k = 1; k <= config.stability; ++k) {
+    const std::unique_ptr<BatchSource> loader = read_batches(
+        images, {config.batch_size, config.workers, 2, config.progress, fmt::format("stability {}", k),
+                 PreprocessOutput::kNormalized, device});
+    const EvaluationResult rerun = evaluate(*loader, runnable.perturbed(seeds.next()), evaluation);
+    hits.push_back(rerun.accuracy.top1_correct());
+    std::printf("stability rerun %lld/%lld: top-1 %.2f%%\n", static_cast<long long>(k),
+                static_cast<long long>(config.stability), rerun.accuracy.top1_percent());
+  }
+  return hits;
+}
+
 nlohmann::json image_cache_identity(const ImageCache& cache) {
   return {{"path", cache.path()},
           {"sources_sha256", cache.info().sources_fingerprint},
@@ -215,6 +281,20 @@ int run_evaluation(const Config& config) {
   if (runnable.layer_report) write_layer_report(config.layer_report, runnable.layer_report->report());
   nlohmann::json record = result_record(config, model, dataset, result, device, runnable, loader->bad_count());
   if (inputs.images.cache) record["data_cache"] = image_cache_identity(*inputs.images.cache);
+  if (const auto per_image = per_image_correctness(config, dataset, images, result.accuracy,
+                                                   static_cast<int64_t>(loader->bad_count()))) {
+    record["per_image"] = per_image_to_json(*per_image);
+  }
+  if (config.stability > 0 && runnable.perturbed) {
+    const std::vector<int64_t> reruns = stability_reruns(config, runnable, inputs.images, evaluation, device);
+    record["stability"] = stability_json(result.accuracy.top1_correct(), result.accuracy.images(), reruns,
+                                         kStabilityUlps);
+    const nlohmann::json& s = record["stability"];
+    std::printf("stability (%lld reruns, ranges moved by up to %d float32 ulps): top-1 min %.2f%%  max %.2f%%  "
+                "std %.2f points\n",
+                static_cast<long long>(config.stability), kStabilityUlps, s["top1_min"].get<double>(),
+                s["top1_max"].get<double>(), s["top1_std"].get<double>());
+  }
   append_result(config.results, record);
   return 0;
 }

@@ -47,6 +47,13 @@ void check_layer_report_option(const Config& config) {
   }
 }
 
+void check_stability_option(const Config& config) {
+  if (config.stability == 0) return;
+  if (config.stats_mode != StatsMode::kUse || config.act_bits == 0) {
+    throw UserError("flag --stability: perturbs static activation ranges; it needs -sm use and --qtype intN");
+  }
+}
+
 void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given) {
   if (!(config.gpfq_scale > 0.0) || !std::isfinite(config.gpfq_scale)) {
     throw UserError(fmt::format("flag --gpfq-scale: must be a positive number, got {}", config.gpfq_scale));

@@ -22,6 +22,24 @@ void TopKAccuracy::add(const at::Tensor& logits, const at::Tensor& targets) {
   top5_ += (rank < 5).sum().item<int64_t>();
 }
 
+void TopKAccuracy::add(const at::Tensor& logits, const at::Tensor& targets, const std::vector<int64_t>& positions) {
+  const at::Tensor rank = rank_of_targets(logits, targets).to(at::kLong).contiguous();
+  TORCH_CHECK(static_cast<int64_t>(positions.size()) == rank.size(0), "one position per row of logits");
+  const int64_t* ranks = rank.data_ptr<int64_t>();
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const auto position = static_cast<size_t>(positions[i]);
+    if (position >= top1_hits_.size()) {
+      top1_hits_.resize(position + 1, false);
+      top5_hits_.resize(position + 1, false);
+    }
+    top1_hits_[position] = ranks[i] < 1;
+    top5_hits_[position] = ranks[i] < 5;
+    top1_ += ranks[i] < 1;
+    top5_ += ranks[i] < 5;
+  }
+  images_ += rank.size(0);
+}
+
 double TopKAccuracy::top1_percent() const { return percent(top1_, images_); }
 double TopKAccuracy::top5_percent() const { return percent(top5_, images_); }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "quantsim/core/errors.h"
+#include "quantsim/core/splitmix64.h"
 #include "quantsim/graph/prepared_model.h"
 
 namespace quantsim {
@@ -19,6 +20,13 @@ bool finite_values(const ChannelwiseStats* stats) {
 
 }  // namespace
 
+double range_perturbation(uint64_t seed, int64_t site_id, int ulps) {
+  if (ulps <= 0) return 1.0;
+  SplitMix64 rng(seed ^ (0xD1B54A32D192ED03ULL * static_cast<uint64_t>(site_id + 1)));
+  const auto m = static_cast<int64_t>(rng.next() % static_cast<uint64_t>(2 * ulps + 1)) - ulps;
+  return 1.0 + std::ldexp(static_cast<double>(m), -23);
+}
+
 int site_bits(const Site& site, const ActivationQuantOptions& options) {
   if (options.bits == 0) return 0;  // --qtype f32 turns every site off, pools and logits included
   if (site.kind == SiteKind::kPoolOutput) return 8;
@@ -26,9 +34,10 @@ int site_bits(const Site& site, const ActivationQuantOptions& options) {
 }
 
 ActivationQuantizer::ActivationQuantizer(const std::vector<Site>& sites, const ActivationQuantOptions& options,
-                                         const Statistics* statistics)
+                                         const Statistics* statistics, RangePerturbation perturbation)
     : sites_(sites),
       options_(options),
+      perturbation_(perturbation),
       dynamic_(statistics == nullptr),
       statistics_source_(statistics != nullptr ? statistics->source : ""),
       states_(sites.size()) {
@@ -90,6 +99,13 @@ at::Tensor ActivationQuantizer::on_site(int64_t site_id, const at::Tensor& x) {
   } else if (!state.decided) {
     state.params = site_params(site, state.bits, per_channel, state.value_stats->stats,
                                state.pre_stats ? &state.pre_stats->stats : nullptr);
+    if (perturbation_.ulps > 0) {
+      const double factor = range_perturbation(perturbation_.seed, site_id, perturbation_.ulps);
+      state.params.range.lo *= factor;
+      state.params.range.hi *= factor;
+      for (float& lo : state.params.lo) lo = static_cast<float>(lo * factor);
+      for (float& hi : state.params.hi) hi = static_cast<float>(hi * factor);
+    }
     state.decided = true;
   }
   return apply_quant_params(x.contiguous(), state.params, /*axis=*/1, state.tensors);

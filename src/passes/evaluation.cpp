@@ -55,8 +55,9 @@ EvaluationResult evaluate(BatchSource& source, const Forward& forward, const Eva
     const at::Tensor logits = forward(batch->images).to(at::kCPU);
     result.forward_seconds += seconds_since(forward_start);
     check_logits_shape(logits, batch->images.size(0), options.num_classes);
-    check_finite_logits(logits, row_positions(*batch, result.accuracy.images()), options);
-    result.accuracy.add(logits, batch->labels);
+    const std::vector<int64_t> positions = row_positions(*batch, result.accuracy.images());
+    check_finite_logits(logits, positions, options);
+    result.accuracy.add(logits, batch->labels, positions);
     if (options.keep_logits) kept.push_back(logits.to(at::kFloat));
   }
   result.seconds = seconds_since(start);

@@ -1,5 +1,6 @@
 #include "quantsim/results/result_record.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include "quantsim/core/errors.h"
 #include "quantsim/core/percent.h"
 #include "quantsim/data/shard.h"
+#include "quantsim/results/comparison_stats.h"
 
 namespace quantsim {
 namespace {
@@ -135,6 +137,87 @@ void check_counts(const ResultRecord& r, const std::string& where) {
   check_percent_matches(r.top5, r.top5_correct, *r.images, "top5", where);
 }
 
+// "top1_ci95"/"top5_ci95": [lo, hi], the Wilson interval of the counts (within the slack of a printed percentage).
+std::optional<std::pair<double, double>> ci_field(const json& record, const char* key, const char* count_key,
+                                                  const std::optional<int64_t>& hits,
+                                                  const std::optional<int64_t>& images, const std::string& where) {
+  const json* value = present(record, key);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_array() || value->size() != 2 || !is_json_percentage((*value)[0]) ||
+      !is_json_percentage((*value)[1])) {
+    refuse(where, key, "must be [lo, hi] in percent, not " + json_excerpt(*value));
+  }
+  if (!hits || !images) refuse(where, key, fmt::format("given without \"{}\" and \"images\"", count_key));
+  const auto [lo, hi] = wilson_interval_percent(*hits, *images);
+  const double got_lo = (*value)[0].get<double>();
+  const double got_hi = (*value)[1].get<double>();
+  if (std::abs(got_lo - lo) > kPercentSlack || std::abs(got_hi - hi) > kPercentSlack) {
+    refuse(where, key,
+           fmt::format("[{}, {}] is not the 95% Wilson interval of {} = {} of {} images ([{:.4f}, {:.4f}])", got_lo,
+                       got_hi, count_key, *hits, *images, lo, hi));
+  }
+  return std::pair{got_lo, got_hi};
+}
+
+void check_per_image(ResultRecord& r, const json& record, const std::string& where) {
+  const json* value = present(record, "per_image");
+  if (value == nullptr) return;
+  r.per_image = per_image_from_json(*value, where);
+  if (!r.images || !r.top1_correct || !r.top5_correct) {
+    refuse(where, "per_image", "given without \"images\", \"top1_correct\" and \"top5_correct\"");
+  }
+  if (r.per_image->images() != *r.images) {
+    refuse(where, "per_image.images", fmt::format("{} is not images ({})", r.per_image->images(), *r.images));
+  }
+  if (r.per_image->top1_correct() != *r.top1_correct || r.per_image->top5_correct() != *r.top5_correct) {
+    refuse(where, "per_image",
+           fmt::format("holds {} top-1 and {} top-5 hits, not top1_correct {} and top5_correct {}",
+                       r.per_image->top1_correct(), r.per_image->top5_correct(), *r.top1_correct, *r.top5_correct));
+  }
+}
+
+// "stability" (stability_json): counts of the reruns, and the percentages and spread they give.
+void check_stability(ResultRecord& r, const json& record, const std::string& where) {
+  const json* value = present(record, "stability");
+  if (value == nullptr) return;
+  if (!value->is_object()) refuse(where, "stability", "must be an object, not " + json_excerpt(*value));
+  if (!r.images || !r.top1_correct) refuse(where, "stability", "given without \"images\" and \"top1_correct\"");
+  const json* counts = present(*value, "top1_correct");
+  if (counts == nullptr || !counts->is_array() || counts->empty()) {
+    refuse(where, "stability.top1_correct", "must be a non-empty list of counts");
+  }
+  std::vector<int64_t> hits;
+  for (const json& count : *counts) {
+    const std::optional<int64_t> c = json_count(count);
+    if (!c || *c > *r.images) {
+      refuse(where, "stability.top1_correct", json_excerpt(count) + " is not a count of at most images");
+    }
+    hits.push_back(*c);
+  }
+  const json* ulps = present(*value, "ulps");
+  const std::optional<int64_t> u = ulps == nullptr ? std::nullopt : json_count(*ulps);
+  if (!u || *u < 1 || *u > (1 << 20)) refuse(where, "stability.ulps", "must be an integer from 1 to 2^20");
+  const json expected = stability_json(*r.top1_correct, *r.images, hits, static_cast<int>(*u));
+  const auto close = [](const json& got, const json& want) {
+    return got.is_number() && std::abs(got.get<double>() - want.get<double>()) <= kPercentSlack;
+  };
+  for (const auto& [key, want] : expected.items()) {
+    const json* got = present(*value, key);
+    bool same = got != nullptr;
+    if (same && want.is_number_float()) {
+      same = close(*got, want);
+    } else if (same && key == "top1") {
+      same = got->is_array() && got->size() == want.size();
+      for (size_t i = 0; same && i < want.size(); ++i) same = close((*got)[i], want[i]);
+    } else if (same) {
+      same = *got == want;
+    }
+    if (!same) refuse(where, "stability." + key, "does not match the counts (expected " + json_excerpt(want) + ")");
+  }
+  r.stability_top1_correct = std::move(hits);
+  r.stability_ulps = static_cast<int>(*u);
+}
+
 void check_times(const json& record, const std::string& where) {
   if (const json* times = present(record, "times"); times != nullptr) {
     if (!times->is_object()) refuse(where, "times", "must be an object of seconds, not " + json_excerpt(*times));
@@ -194,6 +277,12 @@ json typed_fields(const ResultRecord& r) {
   put(line, "top1_correct", r.top1_correct);
   put(line, "top5_correct", r.top5_correct);
   put(line, "bad_images", r.bad_images);
+  if (r.top1_ci95) line["top1_ci95"] = {r.top1_ci95->first, r.top1_ci95->second};
+  if (r.top5_ci95) line["top5_ci95"] = {r.top5_ci95->first, r.top5_ci95->second};
+  if (r.per_image) line["per_image"] = per_image_to_json(*r.per_image);
+  if (r.stability_top1_correct && r.top1_correct && r.images) {
+    line["stability"] = stability_json(*r.top1_correct, *r.images, *r.stability_top1_correct, r.stability_ulps);
+  }
   put(line, "times", r.times);
   put(line, "images_per_second", r.images_per_second);
   put(line, "merged_from", r.merged_from);
@@ -255,6 +344,10 @@ ResultRecord ResultRecord::from_json(const json& record, const std::string& wher
   r.bad_images = count_field(record, "bad_images", 0, where);
   r.merged_from = count_field(record, "merged_from", 1, where);
   check_counts(r, where);
+  r.top1_ci95 = ci_field(record, "top1_ci95", "top1_correct", r.top1_correct, r.images, where);
+  r.top5_ci95 = ci_field(record, "top5_ci95", "top5_correct", r.top5_correct, r.images, where);
+  check_per_image(r, record, where);
+  check_stability(r, record, where);
 
   r.other_fields = record;
   const json typed = typed_fields(r);
@@ -266,6 +359,31 @@ json ResultRecord::to_json() const {
   json line = other_fields.is_object() ? other_fields : json::object();
   line.update(typed_fields(*this));
   return line;
+}
+
+json ci95_json(int64_t hits, int64_t images) {
+  const auto [lo, hi] = wilson_interval_percent(hits, images);
+  return json::array({lo, hi});
+}
+
+json stability_json(int64_t top1_correct, int64_t images, const std::vector<int64_t>& rerun_top1_correct, int ulps) {
+  json percents = json::array();
+  std::vector<double> all{percent(top1_correct, images)};
+  for (const int64_t hits : rerun_top1_correct) {
+    all.push_back(percent(hits, images));
+    percents.push_back(all.back());
+  }
+  double mean = 0.0;
+  for (const double p : all) mean += p / static_cast<double>(all.size());
+  double squares = 0.0;
+  for (const double p : all) squares += (p - mean) * (p - mean);
+  return {{"reruns", rerun_top1_correct.size()},
+          {"ulps", ulps},
+          {"top1_correct", rerun_top1_correct},
+          {"top1", percents},
+          {"top1_min", *std::min_element(all.begin(), all.end())},
+          {"top1_max", *std::max_element(all.begin(), all.end())},
+          {"top1_std", std::sqrt(squares / static_cast<double>(all.size() - 1))}};
 }
 
 std::optional<int64_t> json_count(const json& value) {

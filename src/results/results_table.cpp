@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "quantsim/core/percent.h"
+#include "quantsim/results/comparison_stats.h"
+
 namespace quantsim {
 namespace {
 
@@ -27,23 +30,42 @@ struct TableCells {
   std::vector<std::string> models;
   std::vector<std::string> columns;
   std::map<std::string, std::string> column_model;
-  std::map<std::pair<std::string, std::string>, double> quantized;  // (row, column) -> top-1
-  std::map<std::string, double> fp32;                               // model -> top-1
+  std::map<std::pair<std::string, std::string>, std::string> quantized;  // (row, column) -> cell text
+  std::map<std::string, std::string> fp32;                               // model -> cell text
 };
 
-void add_line(TableCells& cells, const ResultRecord& record) {
+// Top-1 with two decimals, and what `options` add of `record`.
+std::string value_text(const ResultRecord& record, const TableOptions& options) {
+  std::string text = fmt::format("{:.2f}", record.top1);
+  if (options.ci && record.top1_correct && record.images) {
+    const auto [lo, hi] = wilson_interval_percent(*record.top1_correct, *record.images);
+    text += fmt::format(" [{:.2f}, {:.2f}]", lo, hi);
+  }
+  if (options.stability && record.stability_top1_correct && record.top1_correct && record.images) {
+    int64_t lo = *record.top1_correct;
+    int64_t hi = lo;
+    for (const int64_t hits : *record.stability_top1_correct) {
+      lo = std::min(lo, hits);
+      hi = std::max(hi, hits);
+    }
+    text += fmt::format(" (stability {:.2f}-{:.2f})", percent(lo, *record.images), percent(hi, *record.images));
+  }
+  return text;
+}
+
+void add_line(TableCells& cells, const ResultRecord& record, const TableOptions& options) {
   const std::string row = method_label(record);
   index_of(cells.rows, row);
   index_of(cells.models, record.model_name);
   if (record.precision == "FP32") {
-    cells.fp32[record.model_name] = record.top1;
+    cells.fp32[record.model_name] = value_text(record, options);
     return;
   }
   const std::string sites = record.config.value("act_sites", "outputs");
   const std::string column = fmt::format("{} ({})", record.model_name, sites);
   index_of(cells.columns, column);
   cells.column_model[column] = record.model_name;
-  cells.quantized[{row, column}] = record.top1;
+  cells.quantized[{row, column}] = value_text(record, options);
 }
 
 // Quantized columns, plus a bare model column for each model that only has FP32 runs, in first-appearance order.
@@ -65,10 +87,10 @@ std::string cell_text(const TableCells& cells, const std::string& row, const std
   if (row == "FP32") {
     const auto model = cells.column_model.count(column) ? cells.column_model.at(column) : column;
     const auto it = cells.fp32.find(model);
-    return it == cells.fp32.end() ? "" : fmt::format("{:.2f}", it->second);
+    return it == cells.fp32.end() ? "" : it->second;
   }
   const auto it = cells.quantized.find({row, column});
-  return it == cells.quantized.end() ? "" : fmt::format("{:.2f}", it->second);
+  return it == cells.quantized.end() ? "" : it->second;
 }
 
 std::string csv_field(const std::string& text) {
@@ -108,14 +130,18 @@ std::string render_markdown(const ResultsTable& table) {
 std::string render_aligned(const ResultsTable& table) {
   size_t label_width = std::string("method").size();
   for (const auto& row : table.rows) label_width = std::max(label_width, row.size());
+  // A column is as wide as its name (at least 6), or its widest cell (--ci, --stability).
+  std::vector<size_t> widths;
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    widths.push_back(std::max<size_t>(table.columns[c].size(), 6));
+    for (const auto& row : table.cells) widths.back() = std::max(widths.back(), row[c].size());
+  }
   std::string out = fmt::format("{:<{}}", "method", label_width);
-  for (const auto& column : table.columns) out += fmt::format("  {:>{}}", column, std::max<size_t>(column.size(), 6));
+  for (size_t c = 0; c < table.columns.size(); ++c) out += fmt::format("  {:>{}}", table.columns[c], widths[c]);
   out += "\n";
   for (size_t r = 0; r < table.rows.size(); ++r) {
     out += fmt::format("{:<{}}", table.rows[r], label_width);
-    for (size_t c = 0; c < table.columns.size(); ++c) {
-      out += fmt::format("  {:>{}}", table.cells[r][c], std::max<size_t>(table.columns[c].size(), 6));
-    }
+    for (size_t c = 0; c < table.columns.size(); ++c) out += fmt::format("  {:>{}}", table.cells[r][c], widths[c]);
     out += "\n";
   }
   return out;
@@ -155,10 +181,10 @@ std::string method_label(const nlohmann::json& record) {
                   record.value("config", nlohmann::json::object()));
 }
 
-ResultsTable build_results_table(const std::vector<ResultLine>& lines) {
+ResultsTable build_results_table(const std::vector<ResultLine>& lines, const TableOptions& options) {
   TableCells cells;
   for (const ResultLine& line : lines) {
-    if (line.fields.shard.empty()) add_line(cells, line.fields);
+    if (line.fields.shard.empty()) add_line(cells, line.fields, options);
   }
   ResultsTable table{cells.rows, final_columns(cells), {}};
   for (const std::string& row : table.rows) {

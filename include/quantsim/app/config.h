@@ -83,6 +83,7 @@ struct Config {
   std::string save_logits;        // --save-logits FILE.npy
   std::string export_path;        // --export PATH: save the quantized model (model_export.h)
   std::string layer_report;       // --layer-report FILE.json|FILE.csv (layer_report.h)
+  int64_t stability = 0;          // --stability K: reruns with perturbed static ranges (docs/QUANTIZATION.md, s. 13)
 
   // Sharding: unset evaluates every selected image.
   std::optional<Shard> shard;  // --shard K/N

@@ -15,6 +15,13 @@ void check_export_config(const Config& config);
 // FP32 run has no quantization to report, and -sm collect evaluates nothing.
 void check_layer_report_option(const Config& config);
 
+// --stability K: at most this many reruns.
+constexpr int64_t kMaxStabilityReruns = 1000;
+
+// UserError unless --stability (when given) comes with static activation ranges to perturb: -sm use and --qtype intN
+// (dynamic ranges, -sm no, are recomputed per batch; -sm collect evaluates nothing).
+void check_stability_option(const Config& config);
+
 // Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
 struct GpfqFlagsGiven {
   bool scale = false;

@@ -15,6 +15,18 @@ namespace quantsim {
 // Suffix of the statistics entry that holds the pre-activation tensor of an unsigned site.
 inline constexpr const char* kPreActivationSuffix = ":pre_relu";
 
+// --stability reruns: each static range's lo/hi scaled by range_perturbation(seed, site, ulps). ulps 0: ranges as
+// computed. (Kept beside the quantizer rather than in ActivationQuantOptions: only the activation pass uses it.)
+struct RangePerturbation {
+  int ulps = 0;
+  uint64_t seed = 0;
+};
+
+// The factor --stability scales a static site's range by (docs/QUANTIZATION.md, section 15): 1 + m * 2^-23 with m
+// uniform in [-ulps, ulps], drawn by splitmix64 from `seed` and the site's id, so that every site moves
+// independently and the same seed moves it the same way in every shard and process. 1 when ulps is 0.
+double range_perturbation(uint64_t seed, int64_t site_id, int ulps);
+
 // Bits of a site: pooling sites 8 (paper mode), the logits and first/last sites --first-last-bits, others --qtype;
 // 0 when activations stay float.
 int site_bits(const Site& site, const ActivationQuantOptions& options);
@@ -24,7 +36,7 @@ class ActivationQuantizer : public SiteHandler {
   // `statistics` null: dynamic ranges. Otherwise it must hold every site (and the pre-activation entry of every
   // unsigned site); it must outlive the quantizer.
   ActivationQuantizer(const std::vector<Site>& sites, const ActivationQuantOptions& options,
-                      const Statistics* statistics);
+                      const Statistics* statistics, RangePerturbation perturbation = {});
 
   at::Tensor on_site(int64_t site_id, const at::Tensor& x) override;
   void on_pre_activation(int64_t site_id, const at::Tensor& x) override;
@@ -53,6 +65,7 @@ class ActivationQuantizer : public SiteHandler {
 
   const std::vector<Site>& sites_;
   const ActivationQuantOptions options_;
+  const RangePerturbation perturbation_;
   const bool dynamic_;
   const std::string statistics_source_;  // the statistics file, for errors; empty for dynamic ranges
   std::vector<SiteState> states_;

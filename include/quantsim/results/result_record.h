@@ -7,8 +7,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "quantsim/results/per_image.h"
 
 namespace quantsim {
 
@@ -25,6 +29,17 @@ struct ResultRecord {
   std::optional<int64_t> top1_correct;
   std::optional<int64_t> top5_correct;
   std::optional<int64_t> bad_images;
+  // 95% Wilson score intervals of top1/top5 in percent (comparison_stats.h); absent in older lines. When given, they
+  // must be the ones the counts give.
+  std::optional<std::pair<double, double>> top1_ci95;
+  std::optional<std::pair<double, double>> top5_ci95;
+  // Whether each image was right (per_image.h); absent in older lines, shard merges of older shards, and runs that
+  // skipped bad images. When given, its counts must be top1_correct/top5_correct of `images` images.
+  std::optional<PerImageCorrectness> per_image;
+  // --stability K: the top-1 hits of each of the K reruns with perturbed ranges (stability_json below); absent
+  // when not measured.
+  std::optional<std::vector<int64_t>> stability_top1_correct;
+  int stability_ulps = 0;
   std::optional<std::map<std::string, double>> times;  // seconds per phase ("evaluate_s", ...)
   std::optional<double> images_per_second;
   std::optional<int64_t> merged_from;       // the number of shards a merged line sums
@@ -47,6 +62,16 @@ struct ResultRecord {
   // config. from_json(r.to_json()) gives r back.
   nlohmann::json to_json() const;
 };
+
+// The "stability" field of a line whose main run had `top1_correct` hits of `images`, and whose reruns with ranges
+// perturbed by up to `ulps` float32 ulps had `rerun_top1_correct`: {"reruns": K, "ulps": U, "top1_correct": [...],
+// "top1": [...], "top1_min", "top1_max", "top1_std"}. Min, max and std (sample, n - 1) are over the main run and the
+// reruns together: the main run's ranges are one more draw of the same rounding.
+nlohmann::json stability_json(int64_t top1_correct, int64_t images, const std::vector<int64_t>& rerun_top1_correct,
+                              int ulps);
+
+// The 95% Wilson interval of `hits` of `images` as a line writes it: [lo, hi] in percent.
+nlohmann::json ci95_json(int64_t hits, int64_t images);
 
 // Largest image count a line may hold: 2^53, so that every count and every sum of a few counts is exact in a double.
 constexpr int64_t kMaxResultCount = int64_t{1} << 53;

@@ -26,9 +26,15 @@ std::string method_label(const ResultRecord& record);
 // The same of a line as JSON that has not been through ResultRecord (defaults as ResultRecord reads them).
 std::string method_label(const nlohmann::json& record);
 
+// What a cell shows beside top-1 (`quant-sim report --ci --stability`; docs/QUANTIZATION.md, section 15).
+struct TableOptions {
+  bool ci = false;         // " [lo, hi]": the 95% Wilson interval, from the line's counts (none without them)
+  bool stability = false;  // " (stability min-max)": top-1 over the --stability reruns, where measured
+};
+
 // The table of `lines`; when a method ran more than once on a column the last line wins. An FP32
 // run fills its model's every column. Shard lines (--shard, not merged) are left out: they cover part of the data.
-ResultsTable build_results_table(const std::vector<ResultLine>& lines);
+ResultsTable build_results_table(const std::vector<ResultLine>& lines, const TableOptions& options = {});
 
 // The table as aligned text, CSV (RFC 4180 quoting) or Markdown; each ends with a newline.
 std::string render_results_table(const ResultsTable& table, TableFormat format);

@@ -12,6 +12,7 @@
 
 #include "quantsim/app/cli.h"
 #include "quantsim/app/commands/cache_command.h"
+#include "quantsim/app/commands/compare_command.h"
 #include "quantsim/app/commands/gate_command.h"
 #include "quantsim/app/commands/inspect_command.h"
 #include "quantsim/app/commands/merge_command.h"
@@ -33,6 +34,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!args.empty() && args.front() == "sweep") return run_sweep_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "gate") return run_gate_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "cache") return run_cache_command({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "compare") return run_compare_command({args.begin() + 1, args.end()});
   if (!args.empty() && args.front() == "inspect") return run_inspect_command({args.begin() + 1, args.end()});
   const ParsedCommandLine parsed = parse_command_line(args);
   if (parsed.help) {

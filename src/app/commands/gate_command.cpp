@@ -20,14 +20,15 @@ namespace {
 constexpr const char* kGateExitStatusHelp =
     "\nExit status:\n"
     "  0  every entry is within its tolerance (or --write-baseline wrote the baseline)\n"
-    "  3  accuracy dropped: an entry dropped by more than its tolerance, is missing,\n"
-    "     or was evaluated on another number of images\n"
+    "  3  accuracy dropped: an entry dropped by more than its tolerance (or, by its rule,\n"
+    "     significantly), is missing, was evaluated on other images, or lacks the\n"
+    "     per-image correctness its rule needs\n"
     "  2  bad input: a flag, or a missing or malformed results or baseline file\n"
     "  1  internal error\n";
 
 cxxopts::Options gate_options() {
   cxxopts::Options options("quant-sim gate", "Compares top-1 of a results file with a baseline, entry by entry.");
-  options.custom_help("RESULTS.jsonl --baseline FILE [--write-baseline [--tolerance T]]");
+  options.custom_help("RESULTS.jsonl --baseline FILE [--write-baseline [--tolerance T] [--rule R]]");
   // clang-format off
   options.add_options()
     ("results", "results file", cxxopts::value<std::string>())
@@ -36,6 +37,9 @@ cxxopts::Options gate_options() {
     ("write-baseline", "write the baseline from the results instead of checking (keeps known tolerances)")
     ("tolerance", "tolerance of new entries with --write-baseline, in points of top-1",
      cxxopts::value<std::string>()->default_value("1.0"))
+    ("rule", "rule of new entries with --write-baseline: tolerance | significant (McNemar drop at the entry's alpha, "
+     "0.05) | both (beyond the tolerance and significant); the per-image rules store the run's per-image correctness",
+     cxxopts::value<std::string>()->default_value("tolerance"))
     ("h,help", "print this help");
   // clang-format on
   return options;
@@ -69,14 +73,15 @@ std::string baseline_file_text(const nlohmann::ordered_json& file) {
   return text + "\n}\n";
 }
 
-int write_baseline(const std::string& baseline_path, const std::string& results_path, double tolerance) {
+int write_baseline(const std::string& baseline_path, const std::string& results_path, double tolerance, GateRule rule) {
   nlohmann::ordered_json file = {{"description", "top-1 baseline of the accuracy gate; tolerances in points"}};
   std::vector<GateEntry> previous;
   if (std::filesystem::exists(baseline_path)) {
     file = read_json_file(baseline_path);
     previous = parse_gate_baseline(nlohmann::json::parse(file.dump()), baseline_path);
   }
-  const std::vector<GateEntry> entries = baseline_from_results(read_results_file(results_path), previous, tolerance);
+  const std::vector<GateEntry> entries = baseline_from_results(read_results_file(results_path), previous, tolerance,
+                                                               rule);
   if (entries.empty()) throw UserError(fmt::format("{}: no results line to make a baseline of", results_path));
   file["entries"] = gate_entries_to_json(entries);
   write_file_atomically(baseline_path, baseline_file_text(file));
@@ -97,7 +102,15 @@ int run_gate_command(const std::vector<std::string>& args) {
   const std::string results_path = expand_user(r["results"].as<std::string>());
   const std::string baseline_path = expand_user(r["baseline"].as<std::string>());
   const double tolerance = subcommand_non_negative_real(options, r, "tolerance");
-  if (r.count("write-baseline")) return write_baseline(baseline_path, results_path, tolerance);
+  const std::optional<GateRule> rule = parse_gate_rule(r["rule"].as<std::string>());
+  if (!rule) {
+    throw UserError(fmt::format("quant-sim gate: flag --rule: '{}' is not tolerance, significant or both",
+                                r["rule"].as<std::string>()));
+  }
+  if (r.count("rule") && !r.count("write-baseline")) {
+    throw UserError("quant-sim gate: flag --rule: only with --write-baseline (a baseline entry's \"rule\" decides)");
+  }
+  if (r.count("write-baseline")) return write_baseline(baseline_path, results_path, tolerance, *rule);
 
   const std::vector<GateEntry> baseline = parse_gate_baseline(
       nlohmann::json::parse(read_json_file(baseline_path).dump()), baseline_path);

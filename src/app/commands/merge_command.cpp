@@ -10,6 +10,7 @@
 #include "quantsim/core/errors.h"
 #include "quantsim/core/percent.h"
 #include "quantsim/data/shard.h"
+#include "quantsim/results/comparison_stats.h"
 #include "quantsim/results/result_record.h"
 #include "quantsim/results/results_log.h"
 
@@ -119,6 +120,39 @@ std::map<std::string, double> summed_times(const std::vector<ShardLine>& shards)
   return times;
 }
 
+// The shards' per-image correctness back in evaluation order (per_image.h), or nothing when a shard has none: the
+// merged line then says nothing per image rather than something partial.
+std::optional<PerImageCorrectness> merged_per_image(const std::vector<ShardLine>& shards, const std::string& path) {
+  std::vector<const PerImageCorrectness*> parts;
+  for (const ShardLine& s : shards) {
+    if (!s.line->fields.per_image) return std::nullopt;
+    parts.push_back(&*s.line->fields.per_image);
+  }
+  try {
+    return merge_shard_correctness(parts);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("{}:{}: {}", path, shards.front().line->line_number, e.what()));
+  }
+}
+
+// --stability of a sharded run: rerun k of every shard used the same seeds, so its hits add up like the main run's.
+// Nothing unless every shard measured the same number of reruns at the same ulps.
+std::optional<std::vector<int64_t>> merged_stability(const std::vector<ShardLine>& shards, int* ulps) {
+  const ResultRecord& first = shards.front().line->fields;
+  if (!first.stability_top1_correct) return std::nullopt;
+  std::vector<int64_t> sums(first.stability_top1_correct->size(), 0);
+  for (const ShardLine& s : shards) {
+    const ResultRecord& r = s.line->fields;
+    if (!r.stability_top1_correct || r.stability_top1_correct->size() != sums.size() ||
+        r.stability_ulps != first.stability_ulps) {
+      return std::nullopt;
+    }
+    for (size_t k = 0; k < sums.size(); ++k) sums[k] += (*r.stability_top1_correct)[k];
+  }
+  *ulps = first.stability_ulps;
+  return sums;
+}
+
 // The first shard's line with the counts, percentages and times of all of them.
 ResultRecord merged_record(const std::vector<ShardLine>& shards, const std::string& path) {
   ResultRecord merged = shards.front().line->fields;
@@ -130,6 +164,11 @@ ResultRecord merged_record(const std::vector<ShardLine>& shards, const std::stri
   merged.top5_correct = top5;
   merged.top1 = percent(top1, images);  // as TopKAccuracy computes it, so that merged and unsharded runs agree
   merged.top5 = percent(top5, images);
+  // Recomputed from the merged counts, present or not in the shards: every merged line carries them.
+  merged.top1_ci95 = wilson_interval_percent(top1, images);
+  merged.top5_ci95 = wilson_interval_percent(top5, images);
+  merged.per_image = merged_per_image(shards, path);
+  merged.stability_top1_correct = merged_stability(shards, &merged.stability_ulps);
   // A first shard with bad_images, even a null one (kept in other_fields), asks every shard for its count.
   if (merged.bad_images || merged.other_fields.contains("bad_images")) {
     merged.bad_images = sum_counts(shards, path, "bad_images", &ResultRecord::bad_images);

@@ -1,7 +1,8 @@
 #pragma once
-// `quant-sim gate RESULTS.jsonl --baseline FILE [--write-baseline [--tolerance T]]`: the accuracy regression gate
-// (accuracy_gate.h). Prints one line per baseline entry; exits 0 when every entry is within its tolerance, 1 when
-// any dropped, is missing or was evaluated on other images. --write-baseline (re)writes FILE from the results instead.
+// `quant-sim gate RESULTS.jsonl --baseline FILE [--write-baseline [--tolerance T] [--rule R]]`: the accuracy
+// regression gate (accuracy_gate.h). Prints one line per baseline entry; exits 0 when every entry passes its rule
+// (tolerance, significant drop or both), 3 when any dropped, is missing, was evaluated on other images or lacks the
+// per-image data its rule needs. --write-baseline (re)writes FILE from the results instead.
 #include <string>
 #include <vector>
 
