@@ -9,6 +9,7 @@
 #include "quantsim/passes/layer_report.h"
 
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/range_methods.h"
 
 namespace quantsim {
 namespace {
@@ -72,6 +73,13 @@ void check_gpfq_config(const Config& config, const GpfqFlagsGiven& given) {
     throw UserError("flags --clip-weights and --weight-method gpfq do not combine: --gpfq-scale sets the range "
                     "of the GPFQ alphabet");
   }
+}
+
+void check_histogram_clipping(const Config& config) {
+  if (!is_histogram_method(config.clipping) || config.stats_mode != StatsMode::kNo || config.act_bits == 0) return;
+  throw UserError(fmt::format("flag -c {}: the histogram methods need the histograms of a statistics file; use "
+                              "-sm collect, then -sm use (dynamic ranges, -sm no, have none)",
+                              to_string(config.clipping)));
 }
 
 }  // namespace quantsim

@@ -13,6 +13,10 @@ void check_export_config(const Config& config);
 // FP32 run has no quantization to report, and -sm collect evaluates nothing.
 void check_layer_report_option(const Config& config);
 
+// -c mse | percentile:P | entropy need histograms, which only a statistics file has: refuses them for quantized
+// activations with dynamic ranges (-sm no); weights (--clip-weights) use their own histograms.
+void check_histogram_clipping(const Config& config);
+
 // Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
 struct GpfqFlagsGiven {
   bool scale = false;
