@@ -22,7 +22,7 @@ TensorStats stats(double min, double max, double mean, double std, double b) {
   return s;
 }
 
-ChannelwiseStats per_tensor_only(const TensorStats& s) { return {s, {s}}; }
+ChannelwiseStats per_tensor_only(const TensorStats& s) { return {s, {s}, std::nullopt}; }
 
 }  // namespace
 

@@ -85,7 +85,9 @@ TEST(RangeMethods, MseClippingBeatsEveryOtherClippingValueOnAGrid) {
             << "shape " << static_cast<int>(shape) << " unsigned " << (signedness == Signedness::kUnsigned) << " bits "
             << bits << ": T " << t << " vs grid's best " << best_t;
         // Clipping matters: at low bits the chosen T is well inside the range.
-        if (bits <= 3 && shape != Shape::kUniform) EXPECT_LT(t, 0.8 * histogram.limit) << bits;
+        if (bits <= 3 && shape != Shape::kUniform) {
+          EXPECT_LT(t, 0.8 * histogram.limit) << bits;
+        }
       }
     }
   }

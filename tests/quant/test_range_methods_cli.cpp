@@ -78,7 +78,9 @@ TEST_F(RangeMethodsCli, CollectThenUseWithEveryMethodGivesFiniteAccuracyAndItsOw
   }
   for (const auto& [a, text_a] : ranges) {
     for (const auto& [b, text_b] : ranges) {
-      if (a < b) EXPECT_NE(text_a, text_b) << a << " and " << b << " chose the same ranges";
+      if (a < b) {
+        EXPECT_NE(text_a, text_b) << a << " and " << b << " chose the same ranges";
+      }
     }
   }
 
