@@ -42,33 +42,51 @@ Histogram empty_histogram(double limit, int64_t half_bins) {
 }
 
 // Per-channel and per-tensor counts of a CPU float32 batch, parallel over channels; each thread keeps its own
-// per-tensor counts, merged at the end.
+// per-tensor counts, merged at the end. Consecutive values often share a bin (the zeros of a post-ReLU tensor), which
+// would chain every increment on the previous one: kCopies interleaved copies of each histogram break the chain.
 void observe_cpu(const at::Tensor& batch, SiteHistograms& histograms) {
+  constexpr int64_t kCopies = 4;
   const at::Tensor x = batch.contiguous();
   const float* data = x.data_ptr<float>();
   const int64_t images = x.size(0), channels = x.size(1);
   const int64_t plane = channels > 0 ? x.numel() / (images * channels) : 0;
   const Binning tensor_binning = binning(histograms.per_tensor.limit, histograms.per_tensor.half_bins());
+  const int64_t channel_bins = histograms.per_channel.empty() ? 0 : 2 * histograms.per_channel[0].half_bins();
   std::vector<std::vector<int64_t>> tensor_counts(static_cast<size_t>(at::get_num_threads()));
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, images * plane));
   at::parallel_for(0, channels, grain, [&](int64_t begin, int64_t end) {
     std::vector<int64_t>& own = tensor_counts[static_cast<size_t>(at::get_thread_num())];
-    if (own.empty()) own.assign(static_cast<size_t>(tensor_binning.bins), 0);
+    if (own.empty()) own.assign(static_cast<size_t>(kCopies * tensor_binning.bins), 0);
+    std::vector<int64_t> local(static_cast<size_t>(kCopies * channel_bins));
     for (int64_t c = begin; c < end; ++c) {
       Histogram& channel = histograms.per_channel[static_cast<size_t>(c)];
       const Binning channel_binning = binning(channel.limit, channel.half_bins());
-      int64_t* counts = channel.counts.data();
+      std::fill(local.begin(), local.end(), 0);
       for (int64_t n = 0; n < images; ++n) {
         const float* values = data + (n * channels + c) * plane;
-        for (int64_t i = 0; i < plane; ++i) {
-          ++counts[bin_of(values[i], channel_binning)];
+        int64_t i = 0;
+        for (; i + kCopies <= plane; i += kCopies) {
+          for (int64_t k = 0; k < kCopies; ++k) {
+            ++local[static_cast<size_t>(k * channel_bins + bin_of(values[i + k], channel_binning))];
+            ++own[static_cast<size_t>(k * tensor_binning.bins + bin_of(values[i + k], tensor_binning))];
+          }
+        }
+        for (; i < plane; ++i) {
+          ++local[static_cast<size_t>(bin_of(values[i], channel_binning))];
           ++own[static_cast<size_t>(bin_of(values[i], tensor_binning))];
+        }
+      }
+      for (int64_t k = 0; k < kCopies; ++k) {
+        for (int64_t b = 0; b < channel_bins; ++b) {
+          channel.counts[static_cast<size_t>(b)] += local[static_cast<size_t>(k * channel_bins + b)];
         }
       }
     }
   });
   for (const std::vector<int64_t>& own : tensor_counts) {
-    for (size_t i = 0; i < own.size(); ++i) histograms.per_tensor.counts[i] += own[i];
+    for (size_t i = 0; i < own.size(); ++i) {
+      histograms.per_tensor.counts[i % static_cast<size_t>(tensor_binning.bins)] += own[i];
+    }
   }
 }
 
