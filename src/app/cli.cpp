@@ -87,7 +87,7 @@ cxxopts::Options make_options() {
     ("qw,qweight", "weight bits: intN | f32 (default int8 once --qtype is given)", cxxopts::value<std::string>())
     ("pcq_w", "per-channel weights")
     ("pcq_a", "per-channel activations")
-    ("c,clipping", "activation clipping: no | laplace | gaus | Nstd", cxxopts::value<std::string>()->default_value("no"))
+    ("c,clipping", "activation clipping: no | laplace | gaus | Nstd | mse | percentile:P | entropy", cxxopts::value<std::string>()->default_value("no"))
     ("clip-weights", "clip weights too (default off, as in the paper)")
     ("baa", "bit allocation for activations")
     ("baw", "bit allocation for weights")
@@ -275,10 +275,10 @@ Enum choice_value(const std::string& flag, const std::string& value) {
   throw UserError(fmt::format("flag {}: '{}' is not one of {}", flag, abbreviated(value), accepted_names<Enum>()));
 }
 
-// -c/--clipping: a name of the table, or Nstd.
+// -c/--clipping: a name of the table, Nstd or percentile:P.
 Clipping clipping_value(const std::string& value) {
   if (const std::optional<Clipping> clipping = parse_clipping(value)) return *clipping;
-  throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of {}, Nstd", abbreviated(value),
+  throw UserError(fmt::format("flag -c/--clipping: '{}' is not one of {}, Nstd, percentile:P", abbreviated(value),
                               canonical_names<Clipping::Kind>()));
 }
 
@@ -415,6 +415,7 @@ void fill_statistics_and_evaluation(const FlagValues& v, Config& c) {
   check_layer_report_option(c);
   if (v.given("stability")) c.stability = *v.optional_integer("stability", 1, kMaxStabilityReruns);
   check_stability_option(c);
+  check_histogram_clipping(c);
 }
 
 // A value given as '' is never what was meant: a path flag would read the current folder, a name would be blank.

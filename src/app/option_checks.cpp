@@ -9,6 +9,7 @@
 #include "quantsim/passes/layer_report.h"
 
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/range_methods.h"
 
 namespace quantsim {
 namespace {
@@ -109,6 +110,13 @@ void check_adaround_config(const Config& config, const AdaroundFlagsGiven& given
   if (config.calib_data.empty()) {
     throw UserError("flag --weight-method adaround: needs --calib-data (the images it learns the rounding from)");
   }
+}
+
+void check_histogram_clipping(const Config& config) {
+  if (!is_histogram_method(config.clipping) || config.stats_mode != StatsMode::kNo || config.act_bits == 0) return;
+  throw UserError(fmt::format("flag -c {}: the histogram methods need the histograms of a statistics file; use "
+                              "-sm collect, then -sm use (dynamic ranges, -sm no, have none)",
+                              to_string(config.clipping)));
 }
 
 }  // namespace quantsim

@@ -12,7 +12,11 @@ std::vector<int64_t> per_image_shape(const at::Tensor& x) {
 }  // namespace
 
 StatisticsCollector::StatisticsCollector(const std::vector<Site>& sites)
-    : sites_(sites), values_(sites.size()), pre_activations_(sites.size()) {}
+    : sites_(sites), values_(sites.size()), pre_activations_(sites.size()) {
+  // The histogram range methods look at the quantized tensor only (post-ReLU for unsigned sites): the pre-ReLU
+  // entries get none (docs/QUANTIZATION.md, section 6).
+  for (StatsAccumulator& value : values_) value.collect_histograms();
+}
 
 void StatisticsCollector::observe(StatsAccumulator& accumulator, const at::Tensor& x) const {
   if (second_pass_) {

@@ -46,10 +46,9 @@ const std::vector<ChoiceName<WeightMethod>>& choice_names<WeightMethod>() {
 
 template <>
 const std::vector<ChoiceName<Clipping::Kind>>& choice_names<Clipping::Kind>() {
-  static const std::vector<ChoiceName<Clipping::Kind>> names = {{"no", Clipping::Kind::kNone},
-                                                                {"laplace", Clipping::Kind::kLaplace},
-                                                                {"gaus", Clipping::Kind::kGauss},
-                                                                {"gauss", Clipping::Kind::kGauss}};
+  static const std::vector<ChoiceName<Clipping::Kind>> names = {
+      {"no", Clipping::Kind::kNone},     {"laplace", Clipping::Kind::kLaplace}, {"gaus", Clipping::Kind::kGauss},
+      {"gauss", Clipping::Kind::kGauss}, {"mse", Clipping::Kind::kMse},         {"entropy", Clipping::Kind::kEntropy}};
   return names;
 }
 
@@ -61,6 +60,7 @@ std::string to_string(WeightMethod method) { return canonical_name(method); }
 
 std::string to_string(const Clipping& clipping) {
   if (clipping.kind == Clipping::Kind::kNStd) return fmt::format("{}std", clipping.n_std);
+  if (clipping.kind == Clipping::Kind::kPercentile) return fmt::format("percentile:{}", clipping.percentile);
   return canonical_name(clipping.kind);
 }
 
@@ -71,6 +71,10 @@ std::optional<Clipping> parse_clipping(std::string_view text) {
   if (std::regex_match(value, match, std::regex("([0-9]{1,6}(\\.[0-9]{0,12})?)std"))) {
     const double n_std = std::strtod(match[1].str().c_str(), nullptr);
     if (n_std > 0) return Clipping{Clipping::Kind::kNStd, n_std};
+  }
+  if (std::regex_match(value, match, std::regex("percentile:([0-9]{1,3}(\\.[0-9]{0,12})?)"))) {
+    const double percent = std::strtod(match[1].str().c_str(), nullptr);
+    if (percent > 0 && percent <= 100) return Clipping{Clipping::Kind::kPercentile, 0.0, percent};
   }
   return std::nullopt;
 }

@@ -36,6 +36,10 @@ double clipping_alpha(const Clipping& clipping, const RangeStats& stats, int bit
         throw UserError("clipping: Nstd needs N >= 0, got " + std::to_string(clipping.n_std));
       }
       return clipping.n_std * stats.std;
+    case Clipping::Kind::kMse:
+    case Clipping::Kind::kPercentile:
+    case Clipping::Kind::kEntropy:
+      throw UserError("clipping: -c " + to_string(clipping) + " takes its value from a histogram (range_methods.h)");
     case Clipping::Kind::kNone: break;
   }
   throw UserError("clipping: -c no has no clipping value alpha");

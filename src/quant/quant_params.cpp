@@ -9,13 +9,25 @@
 #include "quantsim/core/errors.h"
 #include "quantsim/quant/bit_allocation.h"
 #include "quantsim/quant/fake_quant.h"
+#include "quantsim/quant/range_methods.h"
 
 namespace quantsim {
 namespace {
 
-// Clipping of one tensor or channel at `bits`.
-ClipRange range_for(const TensorQuantRequest& request, const TensorStats& value, const TensorStats* pre, int bits) {
+// Clipping of one tensor or channel at `bits`. The histogram methods look at the quantized tensor's own histogram
+// (post-ReLU for unsigned sites); ACIQ takes the prior of an unsigned site from its pre-ReLU statistics.
+ClipRange range_for(const TensorQuantRequest& request, const TensorStats& value, const TensorStats* pre, int bits,
+                    const Histogram* histogram) {
   const RangeStats value_stats = range_stats(value, request.stats_kind);
+  if (is_histogram_method(request.clipping)) {
+    if (histogram == nullptr) {
+      throw UserError(fmt::format("-c {} needs the histograms of a statistics file (schema version 2, -sm collect), "
+                                  "these statistics have none",
+                                  to_string(request.clipping)));
+    }
+    return histogram_method_range(request.clipping, *histogram, value_stats.min, value_stats.max, bits,
+                                  request.signedness);
+  }
   if (request.signedness == Signedness::kUnsigned && pre != nullptr) {
     return unsigned_clip_range(request.clipping, range_stats(*pre, request.stats_kind), value_stats.max, bits);
   }
@@ -26,7 +38,8 @@ QuantParams per_tensor_params(const TensorQuantRequest& request, const Channelwi
                               const ChannelwiseStats* pre) {
   QuantParams params;
   params.bits = request.bits;
-  params.range = range_for(request, value.per_tensor, pre ? &pre->per_tensor : nullptr, request.bits);
+  params.range = range_for(request, value.per_tensor, pre ? &pre->per_tensor : nullptr, request.bits,
+                           value.histograms ? &value.histograms->per_tensor : nullptr);
   return params;
 }
 
@@ -48,7 +61,8 @@ QuantParams per_channel_params(const TensorQuantRequest& request, const Channelw
   params.hi.resize(channels);
   for (size_t c = 0; c < channels; ++c) {
     const ClipRange r = range_for(request, value.per_channel[c], pre ? &pre->per_channel[c] : nullptr,
-                                  params.channel_bits[c]);
+                                  params.channel_bits[c],
+                                  value.histograms ? &value.histograms->per_channel[c] : nullptr);
     params.lo[c] = static_cast<float>(r.lo);
     params.hi[c] = static_cast<float>(r.hi);
   }

@@ -1,9 +1,11 @@
 #include "quantsim/quant/quant_params_summary.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "quantsim/quant/clipping.h"
+#include "quantsim/quant/range_methods.h"
 
 namespace quantsim {
 namespace {
@@ -71,7 +73,10 @@ void summarize_clipping(QuantParamsSummary& summary, const TensorQuantRequest& r
     const TensorStats* pre = pre_activation == nullptr ? nullptr
                              : params.per_channel      ? &pre_activation->per_channel.at(c)
                                                        : &pre_activation->per_tensor;
-    alpha_sum += channel_alpha(request, v, pre, used.bits[c]);
+    // A histogram method's clipping value is where the range ends: max(|lo|, |hi|) (T unless T is beyond the
+    // extremes).
+    alpha_sum += is_histogram_method(request.clipping) ? std::max(std::abs(used.lo[c]), std::abs(used.hi[c]))
+                                                       : channel_alpha(request, v, pre, used.bits[c]);
   }
   summary.alpha = alpha_sum / static_cast<double>(used.bits.size());
   const double unclipped_width = width_sum(unclipped_ranges(request, params, value, pre_activation));

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -18,6 +19,7 @@
 #include "quantsim/core/errors.h"
 #include "quantsim/core/json_nesting.h"
 #include "quantsim/core/utc_timestamp.h"
+#include "quantsim/quant/histogram.h"
 
 namespace quantsim {
 namespace fs = std::filesystem;
@@ -263,6 +265,131 @@ std::vector<TensorStats> channel_stats_from_json(const json& object, size_t chan
   return stats;
 }
 
+// Histograms: {"bins": 2H, "limit": A, "counts": "<encode_counts>"} per tensor, and per channel the same with one
+// limit and one counts text per channel (a list each).
+json histogram_to_json(const Histogram& histogram) {
+  return json{{"bins", histogram.counts.size()},
+              {"limit", number_to_json(histogram.limit)},
+              {"counts", encode_counts(histogram.counts)}};
+}
+
+json channel_histograms_to_json(const std::vector<Histogram>& channels) {
+  json limits = json::array(), counts = json::array();
+  for (const Histogram& h : channels) {
+    limits.push_back(number_to_json(h.limit));
+    counts.push_back(encode_counts(h.counts));
+  }
+  return json{{"bins", channels.empty() ? 0 : channels[0].counts.size()},
+              {"limit", std::move(limits)},
+              {"counts", std::move(counts)}};
+}
+
+int64_t histogram_bins(const json& object, const std::string& where) {
+  const int64_t bins = bounded_integer(member(object, "bins", where), 2, kMaxHistogramBins, where + ".bins");
+  if (bins % 2 != 0) throw MalformedStatistics(fmt::format("{}.bins = {} is odd", where, bins));
+  return bins;
+}
+
+Histogram histogram_from_parts(const json& limit, const json& counts, int64_t bins, const std::string& where) {
+  Histogram h;
+  h.limit = number_from_json(limit, where + ".limit");
+  if (!counts.is_string()) throw MalformedStatistics(where + ".counts is not a string");
+  try {
+    h.counts = decode_counts(counts.get<std::string>(), static_cast<size_t>(bins));
+  } catch (const std::invalid_argument& error) {
+    throw MalformedStatistics(fmt::format("{}.counts: {}", where, error.what()));
+  }
+  return h;
+}
+
+// Both histograms of a site, or none when the site has no "histogram" (":pre_relu" entries).
+std::optional<SiteHistograms> histograms_from_json(const json& site, size_t channels, const std::string& where) {
+  if (!site.contains("histogram")) return std::nullopt;
+  SiteHistograms histograms;
+  const json& tensor = member(site, "histogram", where);
+  const std::string tensor_where = where + " histogram";
+  histograms.per_tensor = histogram_from_parts(member(tensor, "limit", tensor_where),
+                                               member(tensor, "counts", tensor_where),
+                                               histogram_bins(tensor, tensor_where), tensor_where);
+  const std::string channel_where = where + " per_channel_histogram";
+  const json& per_channel = member(site, "per_channel_histogram", where);
+  const int64_t bins = histogram_bins(per_channel, channel_where);
+  if (static_cast<int64_t>(channels) > kMaxSiteHistogramCounts / bins) {
+    throw MalformedStatistics(fmt::format("{}: {} channels of {} bins exceed {} counts", channel_where, channels, bins,
+                                          kMaxSiteHistogramCounts));
+  }
+  const json& limits = member(per_channel, "limit", channel_where);
+  const json& counts = member(per_channel, "counts", channel_where);
+  for (const auto& [name, list] : {std::pair<const char*, const json*>{"limit", &limits}, {"counts", &counts}}) {
+    if (!list->is_array() || list->size() != channels) {
+      throw MalformedStatistics(fmt::format("{}.{} should list {} channels (shape[0]), lists {}", channel_where, name,
+                                            channels, list->is_array() ? list->size() : 0));
+    }
+  }
+  for (size_t c = 0; c < channels; ++c) {
+    histograms.per_channel.push_back(
+        histogram_from_parts(limits[c], counts[c], bins, fmt::format("{}[{}]", channel_where, c)));
+  }
+  return histograms;
+}
+
+// One histogram against the statistics of its tensor or channel and the number of values it should hold.
+void check_histogram(const Histogram& h, const TensorStats& stats, int64_t values, const std::string& where) {
+  if (!std::isfinite(h.limit) || h.limit < 0.0) {
+    throw MalformedStatistics(fmt::format("{}.limit = {} is not a finite value >= 0", where, h.limit));
+  }
+  const double reach = std::max(std::abs(stats.min), std::abs(stats.max));
+  if (h.limit < reach * (1.0 - 1e-9)) {
+    throw MalformedStatistics(fmt::format("{}.limit = {} is below max(|min|, |max|) = {}", where, h.limit, reach));
+  }
+  int64_t sum = 0;
+  int64_t first = -1, last = -1;
+  for (size_t i = 0; i < h.counts.size(); ++i) {
+    if (h.counts[i] == 0) continue;
+    if (h.counts[i] > std::numeric_limits<int64_t>::max() - sum) {
+      throw MalformedStatistics(fmt::format("{}.counts overflow", where));
+    }
+    sum += h.counts[i];
+    if (first < 0) first = static_cast<int64_t>(i);
+    last = static_cast<int64_t>(i);
+  }
+  if (sum != values) {
+    throw MalformedStatistics(fmt::format("{}.counts sum to {}, the statistics saw {} values", where, sum, values));
+  }
+  if (first < 0 || h.limit == 0.0) return;
+  // Bin i covers [-limit + i w, -limit + (i + 1) w); one bin of slack for the float32 binning of edge values.
+  const double w = h.bin_width();
+  const double first_end = -h.limit + static_cast<double>(first + 2) * w;
+  const double last_start = -h.limit + static_cast<double>(last - 1) * w;
+  if (first_end < stats.min || last_start > stats.max) {
+    throw MalformedStatistics(
+        fmt::format("{}.counts fill bins outside [min, max] = [{}, {}]", where, stats.min, stats.max));
+  }
+}
+
+// The histograms of a site (if any) against its statistics; `images` values per image and channel.
+void check_site_histograms(const SiteStatistics& site, int64_t images) {
+  if (!site.stats.histograms) return;
+  const SiteHistograms& h = *site.stats.histograms;
+  const std::string where = fmt::format("site '{}'", site.name);
+  int64_t per_image = 1;
+  for (size_t d = 1; d < site.shape.size(); ++d) per_image *= site.shape[d];
+  const int64_t channels = site.shape.empty() ? 0 : site.shape[0];
+  if (h.per_channel.size() != static_cast<size_t>(channels) || site.stats.per_channel.size() != h.per_channel.size()) {
+    throw MalformedStatistics(
+        fmt::format("{} has {} channel histograms for {} channels", where, h.per_channel.size(), channels));
+  }
+  // values = images * per_image * channels, each factor bounded (kMaxSiteElements = 2^40): refuse overflow.
+  if (images > std::numeric_limits<int64_t>::max() / per_image / std::max<int64_t>(1, channels)) {
+    throw MalformedStatistics(fmt::format("{}: calib_images * values per image overflows", where));
+  }
+  check_histogram(h.per_tensor, site.stats.per_tensor, images * per_image * channels, where + " histogram");
+  for (size_t c = 0; c < h.per_channel.size(); ++c) {
+    check_histogram(h.per_channel[c], site.stats.per_channel[c], images * per_image,
+                    fmt::format("{} per_channel_histogram[{}]", where, c));
+  }
+}
+
 // The values of one site, per tensor then channel by channel (see check_tensor_stats).
 void check_site_values(const SiteStatistics& site) {
   const std::string where = fmt::format("site '{}'", site.name);
@@ -324,13 +451,18 @@ StatisticsMetadata metadata_from_json(const json& object) {
 }
 
 json site_to_json(const SiteStatistics& site) {
-  return json{{"name", site.name},
+  json object{{"name", site.name},
               {"shape", site.shape},
               {"per_tensor", tensor_stats_to_json(site.stats.per_tensor)},
               {"per_channel", channel_stats_to_json(site.stats.per_channel)}};
+  if (site.stats.histograms) {
+    object["histogram"] = histogram_to_json(site.stats.histograms->per_tensor);
+    object["per_channel_histogram"] = channel_histograms_to_json(site.stats.histograms->per_channel);
+  }
+  return object;
 }
 
-SiteStatistics site_from_json(const json& object, size_t index) {
+SiteStatistics site_from_json(const json& object, size_t index, int64_t images) {
   SiteStatistics site;
   site.name = member(object, "name", fmt::format("site {}", index)).get<std::string>();
   const std::string where = fmt::format("site '{}'", site.name);
@@ -339,6 +471,8 @@ SiteStatistics site_from_json(const json& object, size_t index) {
   site.stats.per_channel = channel_stats_from_json(member(object, "per_channel", where),
                                                    static_cast<size_t>(site.shape[0]), where);
   check_site_values(site);
+  site.stats.histograms = histograms_from_json(object, static_cast<size_t>(site.shape[0]), where);
+  check_site_histograms(site, images);
   return site;
 }
 
@@ -348,6 +482,11 @@ void check_format(const json& document, const std::string& path) {
     throw UserError(fmt::format("{}: not a quant-sim statistics file", path));
   }
   const json version = document.value("schema_version", json());
+  if (version == 1) {
+    throw UserError(fmt::format("{}: statistics schema version 1 has no histograms (this quant-sim reads version {}); "
+                                "run -sm collect again",
+                                path, kStatisticsSchemaVersion));
+  }
   if (version != kStatisticsSchemaVersion) {
     throw UserError(fmt::format("{}: statistics schema version {}, this quant-sim ({}) reads version {}; run with "
                                 "-sm collect to rewrite it",
@@ -360,7 +499,9 @@ Statistics parse_statistics(const json& document) {
   statistics.metadata = metadata_from_json(member(document, "metadata", "file"));
   const json& sites = member(document, "sites", "file");
   if (!sites.is_array()) throw MalformedStatistics("\"sites\" is not a list");
-  for (size_t i = 0; i < sites.size(); ++i) statistics.sites.push_back(site_from_json(sites[i], i));
+  for (size_t i = 0; i < sites.size(); ++i) {
+    statistics.sites.push_back(site_from_json(sites[i], i, statistics.metadata.calib_images));
+  }
   const std::string duplicate = duplicate_site_name(statistics.sites);
   if (!duplicate.empty()) throw MalformedStatistics(fmt::format("site '{}' appears twice", duplicate));
   return statistics;
@@ -457,7 +598,10 @@ void save_statistics(const Statistics& statistics, const std::string& path) {
   // Statistics that loading would refuse are not written: the collect stops here, naming the site, rather than
   // later when they are used.
   try {
-    for (const SiteStatistics& site : statistics.sites) check_site_values(site);
+    for (const SiteStatistics& site : statistics.sites) {
+      check_site_values(site);
+      check_site_histograms(site, statistics.metadata.calib_images);
+    }
   } catch (const MalformedStatistics& error) {
     throw UserError(fmt::format("{}: statistics not written: {}; the calibration activations were not finite or not "
                                 "consistent (check the model's weights and --mean/--std)",

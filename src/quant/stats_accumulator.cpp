@@ -113,7 +113,14 @@ void StatsAccumulator::finish_first_pass() {
   for (const ChannelMoments& channel : channels_) {
     channel_means_.push_back(channel.sum / static_cast<double>(channel.count));
   }
-  tensor_mean_ = tensor_stats().mean;
+  const TensorStats tensor = tensor_stats();
+  tensor_mean_ = tensor.mean;
+  if (collect_histograms_) {
+    std::vector<double> limits;
+    for (const ChannelMoments& channel : channels_)
+      limits.push_back(std::max(std::abs(channel.min), std::abs(channel.max)));
+    histograms_ = HistogramAccumulator(std::max(std::abs(tensor.min), std::abs(tensor.max)), limits);
+  }
   phase_ = Phase::kSecondPass;
 }
 
@@ -124,6 +131,7 @@ void StatsAccumulator::observe_abs_deviation(const at::Tensor& batch) {
   check_batch(batch, "observe_abs_deviation");
   if (batch.size(0) == 0) return;
   observe_deviations(stats_detail::plane_abs_deviations(batch, channel_means_, tensor_mean_), batch.size(0));
+  if (collect_histograms_) histograms_.observe(batch);
 }
 
 void StatsAccumulator::observe_deviations(const stats_detail::PlaneAbsDeviations& planes, int64_t images) {
@@ -148,6 +156,7 @@ ChannelwiseStats StatsAccumulator::finish() const {
   ChannelwiseStats stats;
   stats.per_tensor = tensor_stats();
   for (const ChannelMoments& channel : channels_) stats.per_channel.push_back(channel_stats(channel));
+  if (collect_histograms_) stats.histograms = histograms_.histograms();
   return stats;
 }
 

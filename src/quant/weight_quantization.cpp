@@ -5,6 +5,7 @@
 
 #include "common/affine_quantizer.h"
 #include "quantsim/core/errors.h"
+#include "quantsim/quant/range_methods.h"
 
 namespace quantsim {
 namespace {
@@ -70,7 +71,10 @@ QuantizedWeight quantize_layer_weight(const Layer& layer, const WeightQuantOptio
   const TensorQuantRequest request = weight_quant_request(result.bits, options);
   const at::Tensor original = layer.original_weight.to(at::kFloat).contiguous();
   try {
-    result.params = compute_quant_params(request, weight_statistics(original), nullptr);
+    ChannelwiseStats stats = weight_statistics(original);
+    // --clip-weights with a histogram method: the histograms of the weight itself (docs/QUANTIZATION.md, section 2).
+    if (is_histogram_method(request.clipping)) stats.histograms = tensor_histograms(original);
+    result.params = compute_quant_params(request, stats, nullptr);
   } catch (const UserError& error) {  // e.g. a range too wide for float32
     throw UserError(fmt::format("layer '{}': {}", layer.name, error.what()));
   }

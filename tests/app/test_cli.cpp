@@ -146,7 +146,8 @@ TEST(Cli, ChoiceErrorsListTheAcceptedNames) {
       {{"-bap", "cauchy"}, "flag -bap: 'cauchy' is not one of gaus, gauss, laplace"},
       {{"--act-sites", "middle"}, "flag --act-sites: 'middle' is not one of outputs, inputs"},
       {{"--weight-method", "optimal"}, "flag --weight-method: 'optimal' is not one of rtn, gpfq, adaround"},
-      {{"-c", "cauchy"}, "flag -c/--clipping: 'cauchy' is not one of no, laplace, gaus, Nstd"},
+      {{"-c", "cauchy"},
+       "flag -c/--clipping: 'cauchy' is not one of no, laplace, gaus, mse, entropy, Nstd, percentile:P"},
   };
   for (const auto& [args, message] : cases) {
     try {

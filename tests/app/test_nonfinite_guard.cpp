@@ -125,7 +125,7 @@ TEST(NonFiniteRanges, StaticRangesNameTheSiteAndTheStatisticsFile) {
   Statistics statistics;
   statistics.metadata = {std::string(64, 'a'), "/m.pt", "m", "outputs", "/d", 1, 1, "", ""};
   TensorStats wide{-1e300, 1e300, -1e300, 1e300, 0.0, 1.0, 1.0};
-  statistics.sites.push_back({"conv", {1, 2, 2}, {wide, {wide}}});
+  statistics.sites.push_back({"conv", {1, 2, 2}, {wide, {wide}, std::nullopt}});
   const std::string path = dir + "/outputs.json";
   save_statistics(statistics, path);
   const Statistics loaded = load_statistics(path, "m");

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "quantsim/core/json_nesting.h"
+#include "quantsim/quant/histogram.h"
 #include "support/fixtures.h"
 #include "support/fuzz_support.h"
 
@@ -360,12 +361,84 @@ std::string site_stats_problem(const json& site, int64_t channels) {
   return "";
 }
 
+// "" when one histogram ({"bins", "limit", "counts"} parts) could have been collected for a tensor or channel with
+// statistics `record` over `values` values: an even bin count in [2, 2^16], a finite limit covering max(|min|, |max|),
+// counts that decode to `bins` integers summing to `values`, and no non-empty bin beyond the extremes by more than a
+// bin.
+std::string histogram_problem(const json& bins_value, const json& limit_value, const json& counts_value,
+                              const std::map<std::string, json>& record, long double values) {
+  const auto bins = integer_value(bins_value);
+  if (!bins || *bins < 2 || *bins > (1 << 16) || *bins % 2 != 0) return "bins is not an even count in [2, 65536]";
+  if (!finite_number(limit_value) || limit_value.get<double>() < 0) return "limit is not a finite number >= 0";
+  const double limit = limit_value.get<double>();
+  const double min = record.at("min").get<double>(), max = record.at("max").get<double>();
+  if (limit < std::max(std::abs(min), std::abs(max)) * (1 - 1e-9)) return "limit below the extremes";
+  if (!counts_value.is_string()) return "counts is not a string";
+  std::vector<int64_t> counts;
+  try {
+    counts = quantsim::decode_counts(counts_value.get<std::string>(), static_cast<size_t>(*bins));
+  } catch (const std::invalid_argument&) {
+    return "counts do not decode";
+  }
+  long double sum = 0;
+  int64_t first = -1, last = -1;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    sum += static_cast<long double>(counts[i]);
+    if (counts[i] != 0) {
+      if (first < 0) first = static_cast<int64_t>(i);
+      last = static_cast<int64_t>(i);
+    }
+  }
+  if (sum != values) return "counts do not sum to the values seen";
+  if (first >= 0 && limit > 0) {
+    const double w = limit / static_cast<double>(*bins / 2);
+    if (-limit + static_cast<double>(first + 2) * w < min || -limit + static_cast<double>(last - 1) * w > max) {
+      return "non-empty bins beyond the extremes";
+    }
+  }
+  return "";
+}
+
+// "" when a site's histograms (if it has any) are possible; `images` from the metadata.
+std::string site_histograms_problem(const json& site, int64_t channels, int64_t images) {
+  if (!site.contains("histogram")) return "";
+  long double per_image = 1;  // in long double: a mutated calib_images may be huge
+  for (size_t d = 1; d < site["shape"].size(); ++d) per_image *= site["shape"][d].get<int64_t>();
+  std::map<std::string, json> record;
+  for (const char* key : kStatFields) record[key] = site["per_tensor"][key];
+  const json& tensor = field(site, "histogram");
+  if (std::string problem = histogram_problem(field(tensor, "bins"), field(tensor, "limit"), field(tensor, "counts"),
+                                              record, images * per_image * static_cast<long double>(channels));
+      !problem.empty()) {
+    return "histogram: " + problem;
+  }
+  const json& per_channel = field(site, "per_channel_histogram");
+  const json& limits = field(per_channel, "limit");
+  const json& counts = field(per_channel, "counts");
+  if (!limits.is_array() || !counts.is_array() || limits.size() != static_cast<size_t>(channels) ||
+      counts.size() != static_cast<size_t>(channels)) {
+    return "per_channel_histogram lists are not of the channel count";
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    for (const char* key : kStatFields) record[key] = site["per_channel"][key][static_cast<size_t>(c)];
+    if (std::string problem = histogram_problem(field(per_channel, "bins"), limits[static_cast<size_t>(c)],
+                                                counts[static_cast<size_t>(c)], record, images * per_image);
+        !problem.empty()) {
+      return "channel histogram " + std::to_string(c) + ": " + problem;
+    }
+  }
+  return "";
+}
+
 // The statistics the quantizer uses: only these decide the result (metadata such as "created" does not).
 json statistics_meaning(const json& document) {
   json sites = json::array();
   for (const json& site : document["sites"]) {
     json kept = json::object();
     for (const char* key : {"name", "shape", "per_tensor", "per_channel"}) kept[key] = site[key];
+    for (const char* key : {"histogram", "per_channel_histogram"}) {
+      if (site.contains(key)) kept[key] = site[key];
+    }
     for (const char* group : {"per_tensor", "per_channel"}) {
       for (auto it = kept[group].begin(); it != kept[group].end();) {
         const bool known = std::find(std::begin(kStatFields), std::end(kStatFields), it.key()) != std::end(kStatFields);
@@ -395,7 +468,7 @@ Expectation statistics_expectation(const json& original, const std::string& text
   const std::optional<json> document = parse_json(text);
   if (!document || !document->is_object()) return Expectation::error("not a JSON object");
   if (field(*document, "format") != "quant-sim statistics") return Expectation::error("format marker changed");
-  if (field(*document, "schema_version") != 1) return Expectation::error("schema_version is not 1");
+  if (field(*document, "schema_version") != 2) return Expectation::error("schema_version is not 2");
   if (std::string problem = statistics_metadata_problem(field(*document, "metadata"), original["metadata"]);
       !problem.empty()) {
     return Expectation::error(problem);
@@ -410,6 +483,10 @@ Expectation statistics_expectation(const json& original, const std::string& text
     }
     const int64_t channels = expected["shape"][0].get<int64_t>();
     if (std::string problem = site_stats_problem(sites[i], channels); !problem.empty()) {
+      return Expectation::error(fmt::format("site {}: {}", expected["name"].get<std::string>(), problem));
+    }
+    const int64_t images = (*document)["metadata"]["calib_images"].get<int64_t>();
+    if (std::string problem = site_histograms_problem(sites[i], channels, images); !problem.empty()) {
       return Expectation::error(fmt::format("site {}: {}", expected["name"].get<std::string>(), problem));
     }
   }
@@ -1585,7 +1662,7 @@ TEST(ReaderFuzzOracle, StatisticsMustBePossible) {
   for (const auto& [key, value] : record.items()) channels[key] = json::array({value});
   const json original = {
       {"format", "quant-sim statistics"},
-      {"schema_version", 1},
+      {"schema_version", 2},
       {"metadata",
        {{"model_sha256", "abc"},
         {"model_path", "m.pt"},

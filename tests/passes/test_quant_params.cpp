@@ -22,7 +22,7 @@ TensorStats stats(double min, double max, double mean, double std, double b) {
   return s;
 }
 
-ChannelwiseStats per_tensor_only(const TensorStats& s) { return {s, {s}}; }
+ChannelwiseStats per_tensor_only(const TensorStats& s) { return {s, {s}, std::nullopt}; }
 
 }  // namespace
 
@@ -146,7 +146,9 @@ TEST(ActivationQuantizer, StaticPerChannelParamsAreComputedOnceAndReused) {
   sites[0].name = "conv";
   Statistics statistics;
   statistics.sites.push_back(
-      {"conv", {2, 3, 3}, {stats(-1.0, 2.0, 0, 1, 1), {stats(-1.0, 1.0, 0, 1, 1), stats(-0.5, 2.0, 0, 1, 1)}}});
+      {"conv",
+       {2, 3, 3},
+       {stats(-1.0, 2.0, 0, 1, 1), {stats(-1.0, 1.0, 0, 1, 1), stats(-0.5, 2.0, 0, 1, 1)}, std::nullopt}});
   ActivationQuantOptions options;
   options.bits = 4;
   options.per_channel = true;

@@ -53,7 +53,7 @@ TEST(Choices, AliasesParseButAreNotWritten) {
   EXPECT_EQ(parse_choice<Clipping::Kind>("gauss"), Clipping::Kind::kGauss);
   EXPECT_EQ(accepted_names<Prior>(), "gaus, gauss, laplace");
   EXPECT_EQ(canonical_names<Prior>(), "gaus, laplace");
-  EXPECT_EQ(canonical_names<Clipping::Kind>(), "no, laplace, gaus");
+  EXPECT_EQ(canonical_names<Clipping::Kind>(), "no, laplace, gaus, mse, entropy");
 }
 
 TEST(Choices, EveryClippingRoundTrips) {

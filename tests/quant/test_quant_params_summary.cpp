@@ -36,7 +36,7 @@ TEST(QuantParamsSummary, PerChannelRangeAndBitHistogram) {
 }
 
 TEST(QuantParamsSummary, LaplaceClippingOfASignedTensor) {
-  const ChannelwiseStats value{stats(-10.0, 10.0, 0.0, 1.0, 0.5), {}};
+  const ChannelwiseStats value{stats(-10.0, 10.0, 0.0, 1.0, 0.5), {}, std::nullopt};
   TensorQuantRequest request;
   request.bits = 4;
   request.clipping.kind = Clipping::Kind::kLaplace;
@@ -52,8 +52,8 @@ TEST(QuantParamsSummary, LaplaceClippingOfASignedTensor) {
 }
 
 TEST(QuantParamsSummary, UnsignedSitesTakeAlphaFromThePreActivationPrior) {
-  const ChannelwiseStats post{stats(0.0, 8.0, 0.5, 0.7, 0.6), {}};
-  const ChannelwiseStats pre{stats(-8.0, 8.0, 0.1, 2.0, 1.5), {}};
+  const ChannelwiseStats post{stats(0.0, 8.0, 0.5, 0.7, 0.6), {}, std::nullopt};
+  const ChannelwiseStats pre{stats(-8.0, 8.0, 0.1, 2.0, 1.5), {}, std::nullopt};
   TensorQuantRequest request;
   request.bits = 4;
   request.signedness = Signedness::kUnsigned;
@@ -67,7 +67,7 @@ TEST(QuantParamsSummary, UnsignedSitesTakeAlphaFromThePreActivationPrior) {
 }
 
 TEST(QuantParamsSummary, NoClippingLeavesAlphaOut) {
-  const ChannelwiseStats value{stats(-1.0, 2.0, 0.0, 1.0, 0.5), {}};
+  const ChannelwiseStats value{stats(-1.0, 2.0, 0.0, 1.0, 0.5), {}, std::nullopt};
   TensorQuantRequest request;
   const QuantParams params = compute_quant_params(request, value, nullptr);
   QuantParamsSummary s = summarize_quant_params(params);

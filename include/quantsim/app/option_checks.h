@@ -22,6 +22,10 @@ constexpr int64_t kMaxStabilityReruns = 1000;
 // (dynamic ranges, -sm no, are recomputed per batch; -sm collect evaluates nothing).
 void check_stability_option(const Config& config);
 
+// -c mse | percentile:P | entropy need histograms, which only a statistics file has: refuses them for quantized
+// activations with dynamic ranges (-sm no); weights (--clip-weights) use their own histograms.
+void check_histogram_clipping(const Config& config);
+
 // Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
 struct GpfqFlagsGiven {
   bool scale = false;

@@ -20,10 +20,12 @@ enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
 // --weight-method: round to nearest, GPFQ or AdaRound (docs/QUANTIZATION.md, sections 12 and 13)
 enum class WeightMethod { kRtn, kGpfq, kAdaround };
 
-// -c/--clipping: none, ACIQ under a prior, or N standard deviations.
+// -c/--clipping: none, ACIQ under a prior, N standard deviations, or a histogram method (mse, percentile:P,
+// entropy; docs/QUANTIZATION.md, section 2).
 struct Clipping {
-  enum class Kind { kNone, kLaplace, kGauss, kNStd } kind = Kind::kNone;
-  double n_std = 0.0;  // only for kNStd
+  enum class Kind { kNone, kLaplace, kGauss, kNStd, kMse, kPercentile, kEntropy } kind = Kind::kNone;
+  double n_std = 0.0;       // only for kNStd
+  double percentile = 0.0;  // only for kPercentile: P in (0, 100]
 };
 
 template <typename Enum>
@@ -45,7 +47,8 @@ template <>
 const std::vector<ChoiceName<Prior>>& choice_names<Prior>();
 template <>
 const std::vector<ChoiceName<WeightMethod>>& choice_names<WeightMethod>();
-// The named kinds only: kNStd is written and read as "<N>std" (to_string and parse_clipping below).
+// The named kinds only: kNStd is written and read as "<N>std", kPercentile as "percentile:<P>" (to_string and
+// parse_clipping below).
 template <>
 const std::vector<ChoiceName<Clipping::Kind>>& choice_names<Clipping::Kind>();
 
@@ -91,11 +94,13 @@ std::string to_string(ActSites act_sites);
 std::string to_string(BitRounding rounding);
 std::string to_string(Prior prior);
 std::string to_string(WeightMethod method);
-// "no", "laplace", "gaus", or "<N>std" with N the shortest text of n_std ("2.5std").
+// "no", "laplace", "gaus", "mse", "entropy", "<N>std" with N the shortest text of n_std ("2.5std"), or
+// "percentile:<P>" ("percentile:99.99").
 std::string to_string(const Clipping& clipping);
 
-// A name of the kind table, or "<N>std" with N a positive decimal (at most 6 digits, then at most 12 decimals);
-// nullopt for anything else.
+// A name of the kind table, "<N>std" with N a positive decimal (at most 6 digits, then at most 12 decimals), or
+// "percentile:<P>" with P a decimal in (0, 100] (at most 3 digits, then at most 12 decimals); nullopt for anything
+// else.
 std::optional<Clipping> parse_clipping(std::string_view text);
 
 }  // namespace quantsim

@@ -23,7 +23,9 @@
 namespace quantsim {
 
 // Bumped whenever the file layout changes; files of another version are refused.
-constexpr int kStatisticsSchemaVersion = 1;
+// Version 2 added the histograms of every site (docs/QUANTIZATION.md, section 6); version 1 files are refused with
+// the advice to collect again.
+constexpr int kStatisticsSchemaVersion = 2;
 
 struct StatisticsMetadata {
   std::string model_sha256;  // lower-case hex SHA-256 of the model file
@@ -47,7 +49,7 @@ struct SiteStatistics {
   std::string name;            // stable site name (docs/QUANTIZATION.md, section 4), e.g. "layer1.0.conv1" or
                                // "layer1.0.conv1:pre_relu"
   std::vector<int64_t> shape;  // per image; shape[0] is the number of channels
-  ChannelwiseStats stats;
+  ChannelwiseStats stats;      // with histograms for sites, none for ":pre_relu" entries
 };
 
 struct Statistics {
@@ -67,6 +69,10 @@ struct Statistics {
 constexpr size_t kMaxSiteDims = 8;
 constexpr int64_t kMaxSiteChannels = int64_t{1} << 20;
 constexpr int64_t kMaxSiteElements = int64_t{1} << 40;
+// Bounds of a site's histograms: at most kMaxHistogramBins bins per tensor or channel, and at most
+// kMaxSiteHistogramCounts counts over all channels of a site (checked before decoding them).
+constexpr int64_t kMaxHistogramBins = int64_t{1} << 16;
+constexpr int64_t kMaxSiteHistogramCounts = int64_t{1} << 25;
 
 // <stats_dir>/<arch>/<act-sites>.json, with a leading "~/" of stats_dir expanded.
 std::string statistics_path(const std::string& stats_dir, const std::string& arch, ActSites act_sites);
@@ -79,7 +85,10 @@ void save_statistics(const Statistics& statistics, const std::string& path);
 // length is not the site's channel count). Every value is validated on load, naming the site and the field of the
 // first bad one: shapes within the bounds above (checked before any allocation sized from them), integer counts,
 // numbers a double can hold, and statistics a real collect can produce: every value finite, min <= max,
-// min_batch_mean <= max_batch_mean, std >= 0 and b >= 0. The result's `source` is `path`.
+// min_batch_mean <= max_batch_mean, std >= 0 and b >= 0; histograms (where present) with an even number of bins
+// within the bounds above, a finite limit >= max(|min|, |max|), counts that decode to non-negative integers summing
+// to the values seen (calib_images times the values per image of the tensor or channel), and no non-empty bin
+// outside [min, max] by more than a bin. The result's `source` is `path`.
 Statistics load_statistics(const std::string& path, const std::string& arch);
 
 // The JSON text that save_statistics writes / load_statistics reads (and validates, as load_statistics); `path`

@@ -4,7 +4,8 @@
 //
 // `-sm collect` runs two passes over the same calibration images (batching may differ between them):
 //   pass 1, observe(batch):                min, max, per-batch extremes, mean and population std;
-//   pass 2, observe_abs_deviation(batch):  b = mean(|x - mu|), which needs the final mu of pass 1.
+//   pass 2, observe_abs_deviation(batch):  b = mean(|x - mu|), which needs the final mu of pass 1, and (with
+//                                          collect_histograms) the histograms, whose bins need the extremes.
 // mean, std and b are exact (double accumulation, two-pass deviations within each image, Chan merging across
 // images) and independent of the batch size; min_batch_mean / max_batch_mean are the equal-weight mean over batches
 // of the per-batch extremes and so depend on the batching of pass 1, as in the public code's `-sk mean`.
@@ -19,8 +20,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include "quantsim/quant/histogram.h"
 #include "quantsim/quant/tensor_stats.h"
 
 namespace quantsim {
@@ -32,6 +35,8 @@ struct PlaneAbsDeviations;
 struct ChannelwiseStats {
   TensorStats per_tensor;                // over all values of the tensor
   std::vector<TensorStats> per_channel;  // one per channel (size(1) of the observed tensor)
+  // Per tensor and per channel, over [-max|x|, max|x|] (histogram.h); only where collected (collect_histograms).
+  std::optional<SiteHistograms> histograms;
 };
 
 // Accepts float32 tensors of shape [N, C, ...] on any device (CPU float32 takes a vectorized kernel; other
@@ -40,6 +45,9 @@ struct ChannelwiseStats {
 // bug in the caller, not a user error.
 class StatsAccumulator {
  public:
+  // Also histograms of the values (for the histogram range methods), binned in pass 2 over the extremes of pass 1.
+  // Call before finish_first_pass.
+  void collect_histograms() { collect_histograms_ = true; }
   // Pass 1: every calibration batch once.
   void observe(const at::Tensor& batch);
   // Ends pass 1; fixes the means that pass 2 measures deviations from.
@@ -87,6 +95,8 @@ class StatsAccumulator {
   double sum_of_batch_max_ = 0.0;
   std::vector<double> channel_means_;  // fixed by finish_first_pass
   double tensor_mean_ = 0.0;
+  bool collect_histograms_ = false;
+  HistogramAccumulator histograms_;  // set up by finish_first_pass when collect_histograms_
 };
 
 // Statistics of a single batch (`-sm no`, dynamic ranges): mean, std and b over the batch alone (b about the
