@@ -1,5 +1,5 @@
 #pragma once
-// Cross-layer equalization and high-bias absorption (docs/QUANTIZATION.md, section 10), run on the frozen, BN-folded
+// Cross-layer equalization and high-bias absorption (docs/QUANTIZATION.md, section 13.1), run on the frozen, BN-folded
 // graph before layers are discovered, so that every later step sees the equalised weights and biases.
 #include <torch/csrc/jit/ir/ir.h>
 

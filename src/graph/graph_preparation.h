@@ -33,7 +33,7 @@ struct EqualizationRequest {
 // which would change which tensors exist. Only the passes that keep every conv/linear/activation as its own node run.
 // `fold_batch_norm` false keeps every BatchNorm as its own float op. Throws UserError (naming `model_path`) when
 // freezing fails or an op that cannot be simulated remains (op_rule.h).
-// `equalization` runs cross-layer equalization after folding (docs/QUANTIZATION.md, section 10).
+// `equalization` runs cross-layer equalization after folding (docs/QUANTIZATION.md, section 13.1).
 FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path, bool fold_batch_norm,
                                     const EqualizationRequest& equalization = {});
 

@@ -59,8 +59,10 @@ CalibrationBatches load_calibration_batches(const GpfqOptions& options, const Im
   return batches;
 }
 
-PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device, const OutputChoice& output) {
+PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device, const OutputChoice& output,
+                                   bool cross_layer_equalization) {
   PrepareOptions options;
+  options.cross_layer_equalization = cross_layer_equalization;
   options.act_sites = ActSites::kInputs;
   options.output = output;
   PreparedModel prepared = PreparedModel::load(model.path, options);
@@ -94,8 +96,8 @@ std::vector<QuantizedWeight> gpfq_quantized_weights(const GpfqOptions& gpfq, con
                                                     GpfqSchedule schedule) {
   const auto start = Clock::now();
   const CalibrationBatches batches = load_calibration_batches(gpfq, calibration);
-  const PreparedModel reference = load_capturing_model(model, device, gpfq.output);
-  PreparedModel partial = load_capturing_model(model, device, gpfq.output);
+  const PreparedModel reference = load_capturing_model(model, device, gpfq.output, gpfq.cross_layer_equalization);
+  PreparedModel partial = load_capturing_model(model, device, gpfq.output, gpfq.cross_layer_equalization);
   const RowSampling sampling{gpfq.patch_prob, gpfq.seed};
 
   const std::vector<Layer>& layers = reference.layers();

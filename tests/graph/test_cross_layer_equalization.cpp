@@ -1,4 +1,4 @@
-// Cross-layer equalization and high-bias absorption (docs/QUANTIZATION.md, section 10): exact in FP32 without
+// Cross-layer equalization and high-bias absorption (docs/QUANTIZATION.md, section 13.1): exact in FP32 without
 // absorption, equalised ranges, the chains it refuses, and mobilenet_v2_q's depthwise ReLU6 chains.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

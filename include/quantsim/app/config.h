@@ -58,6 +58,10 @@ struct Config {
   double gpfq_scale = 1.16;                              // --gpfq-scale: C in delta = C * mean(max|w|) / 2^(b-1)
   double gpfq_patch_prob = 0.25;                         // --gpfq-patch-prob: share of conv patches GPFQ keeps
   int64_t gpfq_samples = 128;                            // --gpfq-samples: calibration images GPFQ runs on
+  // Cross-layer equalization and empirical bias correction (docs/QUANTIZATION.md, section 13).
+  bool cross_layer_equalization = false;   // --cle
+  bool empirical_bias_correction = false;  // --bias-correction empirical (none: false)
+  int64_t bias_correction_samples = 256;   // --bias-correction-samples: calibration images it measures on
 
   // Statistics (docs/QUANTIZATION.md, section 6).
   StatsMode stats_mode = StatsMode::kNo;    // -sm

@@ -47,10 +47,10 @@ struct PrepareOptions {
   // section 4). Folding re-associates float arithmetic, so only an unfolded graph can equal the original module's
   // logits bit for bit; tests compare the two this way.
   bool fold_batch_norm = true;
-  // Cross-layer equalization of the BN-folded FP32 weights (docs/QUANTIZATION.md, section 10): every Layer's
+  // Cross-layer equalization of the BN-folded FP32 weights (docs/QUANTIZATION.md, section 13.1): every Layer's
   // original_weight and bias are the equalised ones. Exact in FP32 (ReLU6 gets per-channel bounds).
   bool cross_layer_equalization = false;
-  // With cross_layer_equalization: also absorb high biases (approximate: see section 10).
+  // With cross_layer_equalization: also absorb high biases (approximate: see docs/QUANTIZATION.md, section 13.1).
   bool high_bias_absorption = true;
   // Which element of a tuple, list or dict output is the logits (--output); forward() returns just that tensor.
   OutputChoice output = {};
