@@ -134,6 +134,10 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
     if (config.value(key, false)) flags.push_back(flag);
   }
   if (config.value("weight_method", "rtn") == "gpfq") flags.insert(flags.begin(), "--weight-method gpfq");
+  // docs/QUANTIZATION.md, section 13: equalization first, the bias correction after the weight method.
+  if (config.value("bias_correction", "none") == "empirical")
+    flags.insert(flags.begin(), "--bias-correction empirical");
+  if (config.value("cle", false)) flags.insert(flags.begin(), "--cle");
   const bool activations_quantized = config.value("qtype", "f32") != "f32";
   if (activations_quantized) {  // the clipping reads best right after -pcq_a, else last
     const auto after = std::find(flags.begin(), flags.end(), "-pcq_a");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "quantsim/results/results_table.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
 
@@ -45,8 +46,13 @@ class CleCli : public ::testing::Test {
   std::string dir_;
 };
 
+// Exit 2 and the error in one line, the last (a --cle run may have said what it equalised before).
 bool one_line_error(const CommandResult& r, const std::string& needle) {
-  return r.exit_code == 2 && r.output.find(needle) != std::string::npos && r.output.find('\n') == r.output.size() - 1;
+  const std::string& out = r.output;
+  if (r.exit_code != 2 || out.empty() || out.back() != '\n') return false;
+  const size_t start = out.rfind('\n', out.size() - 2);
+  const std::string last = out.substr(start == std::string::npos ? 0 : start + 1);
+  return last.find("error: ") != std::string::npos && last.find(needle) != std::string::npos;
 }
 
 TEST_F(CleCli, Fp32AccuracyUnchangedAndReported) {
@@ -95,6 +101,17 @@ TEST_F(CleCli, BadCombinationsGetOneLineErrors) {
   EXPECT_EQ(collect.exit_code, 0) << collect.output;
   EXPECT_NE(collect.output.find("--bias-correction empirical"), std::string::npos) << collect.output;
   EXPECT_NE(collect.output.find("ignored"), std::string::npos) << collect.output;
+}
+
+TEST(CleMethodLabel, ReportRowsNameTheFlags) {
+  nlohmann::json record = {{"precision", "W4A8"},
+                           {"mode", "static"},
+                           {"config", {{"qtype", "int8"}, {"pcq_w", true}, {"clipping", "no"}, {"cle", true}}}};
+  EXPECT_EQ(quantsim::method_label(record), "W4A8 --cle -pcq_w -c no");
+  record["config"]["bias_correction"] = "empirical";
+  EXPECT_EQ(quantsim::method_label(record), "W4A8 --cle --bias-correction empirical -pcq_w -c no");
+  record["config"]["cle"] = false;
+  EXPECT_EQ(quantsim::method_label(record), "W4A8 --bias-correction empirical -pcq_w -c no");
 }
 
 }  // namespace
