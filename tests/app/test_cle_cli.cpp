@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "quantsim/app/sweep/sweep_plan.h"
 #include "quantsim/results/results_table.h"
 #include "support/cli_runner.h"
 #include "support/fixtures.h"
@@ -101,6 +102,28 @@ TEST_F(CleCli, BadCombinationsGetOneLineErrors) {
   EXPECT_EQ(collect.exit_code, 0) << collect.output;
   EXPECT_NE(collect.output.find("--bias-correction empirical"), std::string::npos) << collect.output;
   EXPECT_NE(collect.output.find("ignored"), std::string::npos) << collect.output;
+}
+
+// A sweep method with --cle collects and uses statistics of the equalised model, in a folder of their own.
+TEST(CleSweep, CleMethodsGetTheirOwnStatistics) {
+  const auto file = nlohmann::ordered_json::parse(R"({
+    "models": [{"name": "net", "model": "net.pt", "data": "val", "calib_data": "/abs/calib"}],
+    "weight_bits": [4], "act_bits": [8],
+    "methods": {"rtn": ["-pcq_w"], "cle": ["-pcq_w", "--cle"],
+                "cle_bc": ["--cle", "--bias-correction", "empirical"]}})");
+  const quantsim::SweepPlan plan = quantsim::sweep_plan_from_json(file, "/sweeps", "s.json");
+  ASSERT_EQ(plan.runs.size(), 4u);  // FP32 + 3 methods
+  const quantsim::SweepRun& rtn = plan.runs[1];
+  const quantsim::SweepRun& cle = plan.runs[2];
+  const quantsim::SweepRun& cle_bc = plan.runs[3];
+  ASSERT_TRUE(rtn.collect && cle.collect && cle_bc.collect);
+  EXPECT_FALSE(rtn.collect->cross_layer_equalization);
+  EXPECT_TRUE(cle.collect->cross_layer_equalization);
+  EXPECT_NE(cle.collect->stats_dir, rtn.collect->stats_dir);
+  EXPECT_EQ(cle.collect->stats_dir, cle.evaluation.stats_dir);
+  EXPECT_EQ(cle_bc.collect->stats_dir, cle.collect->stats_dir);
+  EXPECT_TRUE(cle_bc.evaluation.empirical_bias_correction);
+  EXPECT_EQ(cle_bc.evaluation.calib_data, "/abs/calib");
 }
 
 TEST(CleMethodLabel, ReportRowsNameTheFlags) {
