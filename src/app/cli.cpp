@@ -111,7 +111,10 @@ cxxopts::Options make_options() {
     ("adaround-lr", "AdaRound: Adam learning rate, > 0", cxxopts::value<std::string>()->default_value("0.001"))
     ("adaround-batch", "AdaRound: calibration images per batch", cxxopts::value<std::string>()->default_value("32"))
     ("adaround-samples", "AdaRound: calibration images of --calib-data", cxxopts::value<std::string>()->default_value("1024"))
-    ("adaround-patch-prob", "AdaRound: share of conv patches kept, in (0, 1]", cxxopts::value<std::string>()->default_value("0.25"));
+    ("adaround-patch-prob", "AdaRound: share of conv patches kept, in (0, 1]", cxxopts::value<std::string>()->default_value("0.25"))
+    ("cle", "cross-layer equalization + high-bias absorption of the FP32 weights before quantizing (Nagel et al. 2019)")
+    ("bias-correction", "none | empirical: subtract each layer's mean output shift E[W~x~] - E[Wx], measured on --calib-data with activations quantized (unlike -bcw, which corrects the weights' mean without data)", cxxopts::value<std::string>()->default_value("none"))
+    ("bias-correction-samples", "calibration images for --bias-correction empirical", cxxopts::value<std::string>()->default_value("256"));
   options.add_options("Statistics")
     ("sm", "statistics mode: collect | use | no", cxxopts::value<std::string>()->default_value("no"))
     ("sk", "min/max statistic: mean (of per-batch extremes) | max", cxxopts::value<std::string>()->default_value("mean"))
@@ -357,6 +360,14 @@ void fill_weight_method(const FlagValues& v, Config& c) {
   c.gpfq_samples = v.integer("gpfq-samples", 1, std::numeric_limits<int64_t>::max());
   check_gpfq_config(c, {v.given("gpfq-scale"), v.given("gpfq-patch-prob"), v.given("gpfq-samples")});
   fill_adaround(v, c);
+  // --cle and --bias-correction (docs/QUANTIZATION.md, section 14); flag_combinations.cpp refuses bad combinations.
+  c.cross_layer_equalization = v.given("cle");
+  const std::string correction = v.text("bias-correction");
+  if (correction != "none" && correction != "empirical") {
+    throw UserError(fmt::format("flag --bias-correction: '{}' is not none or empirical", abbreviated(correction)));
+  }
+  c.empirical_bias_correction = correction == "empirical";
+  c.bias_correction_samples = v.integer("bias-correction-samples", 1, std::numeric_limits<int64_t>::max());
 }
 
 // -bata / -batw: an average the allocation can reach, between the fewest and the most bits it gives a channel.

@@ -102,6 +102,7 @@ int run_collect(const Config& config) {
   statistics.metadata.calib_data = calibration.root;
   statistics.metadata.calib_images = passes.images;
   statistics.metadata.batch_size = config.batch_size;
+  statistics.metadata.cross_layer_equalization = config.cross_layer_equalization;
   statistics.sites = collector.finish();
   const std::string path = statistics_path(config.stats_dir, model.name, config.act_sites);
   save_statistics(statistics, path);

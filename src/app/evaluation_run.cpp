@@ -24,6 +24,7 @@
 #include "quantsim/graph/torchscript_loading.h"
 #include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/passes/adaround_weights.h"
+#include "quantsim/passes/empirical_bias_correction.h"
 #include "quantsim/passes/gpfq_weights.h"
 #include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/passes/statistics_collector.h"
@@ -108,7 +109,42 @@ std::unique_ptr<Statistics> load_checked_statistics(const Config& config, const 
   const std::string path = statistics_path(config.stats_dir, model.name, config.act_sites);
   auto statistics = std::make_unique<Statistics>(load_statistics(path, model.name));
   check_compatible(*statistics, path, model.sha256, recorder.shapes(), config.act_sites);
+  if (statistics->metadata.cross_layer_equalization != config.cross_layer_equalization) {
+    throw UserError(fmt::format("{}: statistics collected {} --cle, this run is {} it; collect them again with the "
+                                "same --cle",
+                                path, statistics->metadata.cross_layer_equalization ? "with" : "without",
+                                config.cross_layer_equalization ? "with" : "without"));
+  }
   return statistics;
+}
+
+// --cle: what equalization did, on stderr, with what it cannot keep exact (docs/QUANTIZATION.md, section 14.1).
+void report_equalization(const PreparedModel& model) {
+  const CrossLayerEqualizationSummary& s = model.equalization();
+  std::fprintf(stderr,
+               "quant-sim: --cle equalised %lld layer pairs (%lld sweeps; %lld ReLU6 kept exact as per-channel "
+               "clamps); high-bias absorption in %lld pairs (approximate: exact only where a pre-activation stays "
+               "above beta - 3|gamma|), skipped in %lld without a folded BN and %lld whose next layer pads\n",
+               static_cast<long long>(s.pairs), static_cast<long long>(s.sweeps),
+               static_cast<long long>(s.per_channel_clamps), static_cast<long long>(s.absorbed_pairs),
+               static_cast<long long>(s.not_absorbed_no_batch_norm), static_cast<long long>(s.not_absorbed_padding));
+}
+
+// --bias-correction empirical: after the weights (whatever method made them) and with the run's activation quantizer,
+// against an FP32 copy of the same prepared model (docs/QUANTIZATION.md, section 14.2).
+void correct_biases(QuantizedPipeline& pipeline, const Config& config, const ModelFile& file) {
+  PreparedModel reference = PreparedModel::load(file.path, pipeline.model.options());
+  reference.to(pipeline.model.device());
+  const ImageSet calibration = calibration_images(config, file, config.bias_correction_samples,
+                                                  "--bias-correction-samples");
+  const EmpiricalBiasCorrectionSummary s = correct_biases_empirically(
+      pipeline.model, *pipeline.quantizer, reference, calibration,
+      {config.workers, config.progress, config.max_bad_image_share});
+  std::fprintf(stderr,
+               "quant-sim: empirical bias correction of %lld layers (%lld without a bias input left alone) on %lld "
+               "images of %s, sequential, activations quantized: mean |shift| %.3g of mean |E[Wx]|, %.1f s\n",
+               static_cast<long long>(s.corrected_layers), static_cast<long long>(s.skipped_layers),
+               static_cast<long long>(s.images), calibration.root.c_str(), s.mean_relative_shift, s.seconds);
 }
 
 RunnableModel quantized_model(const Config& config, const ModelFile& model, const std::string& device,
@@ -117,6 +153,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   auto pipeline = std::make_shared<QuantizedPipeline>(
       QuantizedPipeline{PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}, nullptr});
   pipeline->model.to(torch::Device(device));
+  if (config.cross_layer_equalization) report_equalization(pipeline->model);
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
   quantize_weights(*pipeline, config, model);
@@ -127,8 +164,14 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
                                                               pipeline->statistics.get());
 
   RunnableModel runnable;
-  runnable.mode = dynamic ? "dynamic" : "static";
   runnable.times = {{"prepare_s", prepare_s}, {"quantize_weights_s", weights_s}};
+  if (config.empirical_bias_correction) {
+    const auto correction_start = Clock::now();
+    correct_biases(*pipeline, config, model);
+    runnable.times["bias_correction_s"] = seconds_since(correction_start);
+  }
+  const bool float_run = config.act_bits == 0 && config.weight_bits == 0;  // --cle alone: the equalised FP32 model
+  runnable.mode = float_run ? "fp32" : dynamic ? "dynamic" : "static";
   if (!config.export_path.empty()) {
     const auto export_start = Clock::now();
     export_for_run(config, model, pipeline->model, *pipeline->quantizer, pipeline->weights, probe);
@@ -252,14 +295,17 @@ int run_evaluation(const Config& config) {
   const std::vector<LabeledImage>& images = inputs.images.images;
   torch::InferenceMode inference;
   const bool quantized = config.act_bits != 0 || config.weight_bits != 0;
-  const RunnableModel runnable = quantized
+  // --cle without quantization runs the equalised float model through the prepared graph.
+  const RunnableModel runnable = quantized || config.cross_layer_equalization
                                      ? quantized_model(config, model, device, first_decodable_image(inputs.images))
                                      : fp32_model(model, device, prepare_options(config).output);
   const int64_t num_classes = count_model_classes(model, runnable.forward, inputs.images);
   check_labels_fit(dataset, num_classes);
   if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image
 
-  const std::string what = quantized ? precision_label(config) + " " + runnable.mode + " ranges" : "FP32";
+  const std::string what = quantized                         ? precision_label(config) + " " + runnable.mode + " ranges"
+                           : config.cross_layer_equalization ? "FP32 (equalised, --cle)"
+                                                             : "FP32";
   std::fprintf(stderr, "quant-sim: %s (sha256 %.12s) %s on %s: %zu images, %s, device %s (%s)\n", model.name.c_str(),
                model.sha256.c_str(), what.c_str(), dataset.root.c_str(), images.size(), describe(spec).c_str(),
                device.c_str(), describe_briefly(runtime_info()).c_str());

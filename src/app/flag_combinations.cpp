@@ -72,6 +72,15 @@ std::string needs_quantized_statistics_use(const Config& c, const RunShape& run)
   return c.stats_mode != StatsMode::kUse || run.activations || run.weights ? "" : "nothing is quantized";
 }
 
+std::string needs_something_quantized(const Config&, const RunShape& run) {
+  return run.activations || run.weights ? "" : "nothing is quantized";
+}
+
+std::string needs_empirical_bias_correction(const Config& c, const RunShape& run) {
+  if (!c.empirical_bias_correction) return "it sets the images of --bias-correction empirical, which is not given";
+  return needs_something_quantized(c, run);
+}
+
 struct QuantizationFlag {
   const char* key;
   Inertness inert;
@@ -94,6 +103,8 @@ const QuantizationFlag kQuantizationFlags[] = {
     {"clip-weights", needs_quantized_weights},
     {"clipping", needs_something_clipped},
     {"sm", needs_quantized_statistics_use},
+    {"bias-correction", needs_something_quantized},
+    {"bias-correction-samples", needs_empirical_bias_correction},
 };
 
 RunShape run_shape(const Config& c) {
@@ -143,6 +154,10 @@ std::vector<std::string> check_collect(const GivenFlags& given) {
 std::vector<std::string> check_flag_combinations(const Config& config, const GivenFlags& given) {
   const RunShape run = run_shape(config);
   if (run.collect) return check_collect(given);
+  if (config.empirical_bias_correction && (run.activations || run.weights) && config.calib_data.empty()) {
+    throw UserError("flag --bias-correction empirical: give --calib-data, the images it measures the shifts on "
+                    "(never the evaluation images)");
+  }
   // Without --qtype and -qw the run is the FP32 baseline. An explicit `-qw f32 --qtype f32` asks for the float
   // graph knowingly: its inert flags are only warned about.
   const bool fp32_baseline = !given.count("qtype") && !given.count("qweight");

@@ -21,6 +21,7 @@ PrepareOptions prepare_options(const Config& config) {
   PrepareOptions options;
   options.act_sites = config.act_sites;
   options.output.key = config.output;
+  options.cross_layer_equalization = config.cross_layer_equalization;
   return options;
 }
 
@@ -61,6 +62,7 @@ GpfqOptions gpfq_options(const Config& config) {
   options.progress = config.progress;
   options.max_bad_image_share = config.max_bad_image_share;
   options.output.key = config.output;
+  options.cross_layer_equalization = config.cross_layer_equalization;
   return options;
 }
 
@@ -80,6 +82,7 @@ AdaRoundRunOptions adaround_options(const Config& config) {
   options.progress = config.progress;
   options.max_bad_image_share = config.max_bad_image_share;
   options.output.key = config.output;
+  options.cross_layer_equalization = config.cross_layer_equalization;
   return options;
 }
 

@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/passes/remove_dropout.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 
+#include "cross_layer_equalization.h"
 #include "op_classes.h"
 #include "op_rule.h"
 #include "quantsim/core/errors.h"
@@ -25,13 +26,16 @@ torch::jit::Module freeze(torch::jit::Module& module, const std::string& model_p
   }
 }
 
-void simplify(std::shared_ptr<torch::jit::Graph>& graph, bool fold_batch_norm) {
+void simplify(std::shared_ptr<torch::jit::Graph>& graph, bool fold_batch_norm,
+              std::unordered_map<const torch::jit::Node*, FoldedBatchNorm>* batch_norms) {
   torch::jit::removeDropout(graph);  // identity in eval mode
   // relu_ -> relu, add_ -> add where provably equivalent: site ops can then return new tensors without later
   // in-place ops writing into what a handler observed.
   torch::jit::RemoveTensorMutation(graph);
   // docs/QUANTIZATION.md, section 4: BN directly following a conv is folded into its weight and bias before anything is
   // quantized.
+  // Cross-layer equalization's high-bias absorption needs the BN's gamma and beta, which folding drops.
+  if (batch_norms) *batch_norms = record_batch_norms(*graph);
   if (fold_batch_norm) torch::jit::FoldFrozenConvBatchnorm(graph);
   torch::jit::EliminateDeadCode(graph);
 }
@@ -60,13 +64,19 @@ std::unordered_map<const torch::jit::Node*, std::string> record_layer_paths(cons
 
 }  // namespace
 
-FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path, bool fold_batch_norm) {
+FrozenModel freeze_for_quantization(torch::jit::Module module, const std::string& model_path, bool fold_batch_norm,
+                                    const EqualizationRequest& equalization) {
   if (!module.find_method("forward")) throw UserError("model " + model_path + " has no forward method");
-  FrozenModel frozen{freeze(module, model_path), nullptr, {}};
+  FrozenModel frozen{freeze(module, model_path), nullptr, {}, {}};
   frozen.graph = frozen.module.get_method("forward").graph();
   frozen.layer_paths = record_layer_paths(*frozen.graph);
-  simplify(frozen.graph, fold_batch_norm);
+  std::unordered_map<const torch::jit::Node*, FoldedBatchNorm> batch_norms;
+  simplify(frozen.graph, fold_batch_norm, equalization.equalize ? &batch_norms : nullptr);
   check_quantizable_ops(*frozen.graph->block(), model_path);
+  if (equalization.equalize) {
+    frozen.equalization = equalize_cross_layer(*frozen.graph, batch_norms, equalization.absorb_high_bias);
+    torch::jit::EliminateDeadCode(frozen.graph);  // the replaced constants and activations
+  }
   return frozen;
 }
 

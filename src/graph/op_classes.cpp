@@ -1,5 +1,6 @@
 #include "op_classes.h"
 
+#include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/constants.h>
 
 #include <algorithm>
@@ -45,7 +46,11 @@ bool is_relu_like(const Node* node) {
   if (kind_is(node, {"aten::hardtanh", "aten::clamp"}) && node->inputs().size() >= 2) {
     // hardtanh(x, min_val, max_val) and clamp(x, min, max) with min exactly 0 are ReLU with an upper bound.
     auto min = constant_number(node->input(1));
-    return min && *min == 0.0;
+    if (min) return *min == 0.0;
+    // clamp(x, 0, bound) with per-channel tensors, as cross-layer equalization writes ReLU6.
+    auto tensor = torch::jit::toIValue(node->input(1));
+    return tensor && tensor->isTensor() && tensor->toTensor().numel() > 0 &&
+           tensor->toTensor().eq(0).all().item<bool>();
   }
   return false;
 }

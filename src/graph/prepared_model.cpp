@@ -77,7 +77,8 @@ PreparedModel PreparedModel::load(const std::string& path, const PrepareOptions&
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
-  impl->frozen = graph::freeze_for_quantization(graph::load_torchscript(path), path, options.fold_batch_norm);
+  impl->frozen = graph::freeze_for_quantization(graph::load_torchscript(path), path, options.fold_batch_norm,
+                                                {options.cross_layer_equalization, options.high_bias_absorption});
   torch::jit::Graph& graph = *impl->frozen.graph;
   const graph::OpIndexNamer namer(graph);  // before any node is added: names must not depend on instrumentation
   impl->layer_nodes = graph::find_layers(graph, namer, impl->frozen.layer_paths, path);
@@ -100,6 +101,7 @@ const PrepareOptions& PreparedModel::options() const { return impl_->options; }
 const std::vector<Layer>& PreparedModel::layers() const { return impl_->layers; }
 const std::vector<Site>& PreparedModel::sites() const { return impl_->sites; }
 const std::vector<FloatOp>& PreparedModel::float_ops() const { return impl_->float_ops; }
+const CrossLayerEqualizationSummary& PreparedModel::equalization() const { return impl_->frozen.equalization; }
 c10::Device PreparedModel::device() const { return impl_->device; }
 
 void PreparedModel::set_layer_weight(int64_t index, const at::Tensor& weight) {
@@ -115,6 +117,33 @@ void PreparedModel::set_layer_weight(int64_t index, const at::Tensor& weight) {
 
 at::Tensor PreparedModel::layer_weight(int64_t index) const {
   return impl_->layer_nodes.at(static_cast<size_t>(index)).live_weight;
+}
+
+bool PreparedModel::layer_takes_bias(int64_t index) const {
+  const graph::LayerNode& node = impl_->layer_nodes.at(static_cast<size_t>(index));
+  return !node.weight_transposed && node.node->inputs().size() > 2;
+}
+
+void PreparedModel::set_layer_bias(int64_t index, const at::Tensor& bias) {
+  if (!layer_takes_bias(index)) {
+    throw std::invalid_argument(fmt::format("set_layer_bias: layer '{}' has no bias input", impl_->layers[index].name));
+  }
+  graph::LayerNode& node = impl_->layer_nodes.at(static_cast<size_t>(index));
+  const at::Tensor& weight = node.live_weight;
+  if (bias.dim() != 1 || bias.size(0) != weight.size(0)) {
+    throw std::invalid_argument(fmt::format("set_layer_bias: layer '{}' has {} output channels, got bias shape {}",
+                                            node.layer.name, weight.size(0), shape_text(bias.sizes())));
+  }
+  std::lock_guard<std::mutex> lock(impl_->code_mutex);
+  const at::Tensor value = bias.detach().to(weight.device(), weight.scalar_type()).clone(at::MemoryFormat::Contiguous);
+  // A new constant of its own: the old one may be shared with other layers by constant pooling.
+  torch::jit::WithInsertPoint guard(node.node);
+  torch::jit::Value* constant = impl_->frozen.graph->insertConstant(value);
+  constant->setDebugName(node.layer.name + ".bias");
+  node.node->replaceInput(2, constant);
+  node.layer.bias = value;
+  impl_->layers[static_cast<size_t>(index)].bias = value;
+  impl_->code.reset();  // the compiled constant table holds the old bias
 }
 
 void PreparedModel::to(const c10::Device& device) {

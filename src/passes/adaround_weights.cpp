@@ -17,6 +17,7 @@ std::vector<QuantizedWeight> adaround_quantized_weights(const AdaRoundRunOptions
   job.progress = options.progress;
   job.max_bad_image_share = options.max_bad_image_share;
   job.output = options.output;
+  job.cross_layer_equalization = options.cross_layer_equalization;
   job.quantizes = [&options](const Layer& layer) {
     return effective_bits(options.rtn.bits, options.rtn.first_last_bits, layer.first || layer.last) != 0;
   };

@@ -34,6 +34,7 @@ std::vector<QuantizedWeight> gpfq_quantized_weights(const GpfqOptions& gpfq, con
   job.progress = gpfq.progress;
   job.max_bad_image_share = gpfq.max_bad_image_share;
   job.output = gpfq.output;
+  job.cross_layer_equalization = gpfq.cross_layer_equalization;
   job.quantizes = [&gpfq](const Layer& layer) { return layer_bits(gpfq, layer) != 0; };
   job.make_quantizer = [&gpfq](const CalibrationBatches&, const std::vector<std::vector<int64_t>>&) {
     return [&gpfq](const Layer& layer, const at::Tensor& x, const at::Tensor& x_tilde) {

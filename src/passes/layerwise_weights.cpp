@@ -53,10 +53,11 @@ CalibrationBatches load_calibration_batches(const LayerwiseJob& job, const Image
   return batches;
 }
 
-PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device, const OutputChoice& output) {
+PreparedModel load_capturing_model(const ModelFile& model, const c10::Device& device, const LayerwiseJob& job) {
   PrepareOptions options;
   options.act_sites = ActSites::kInputs;
-  options.output = output;
+  options.output = job.output;
+  options.cross_layer_equalization = job.cross_layer_equalization;
   PreparedModel prepared = PreparedModel::load(model.path, options);
   prepared.to(device);
   return prepared;
@@ -78,8 +79,8 @@ LayerwiseResult layerwise_quantized_weights(const LayerwiseJob& job, const Image
                                             const ModelFile& model, const c10::Device& device, GpfqSchedule schedule) {
   const auto start = Clock::now();
   const CalibrationBatches batches = load_calibration_batches(job, calibration);
-  const PreparedModel reference = load_capturing_model(model, device, job.output);
-  PreparedModel partial = load_capturing_model(model, device, job.output);
+  const PreparedModel reference = load_capturing_model(model, device, job);
+  PreparedModel partial = load_capturing_model(model, device, job);
 
   const std::vector<Layer>& layers = reference.layers();
   const auto shapes = layer_input_shapes(reference, batches.images.front().narrow(0, 0, 1));

@@ -430,6 +430,7 @@ json metadata_to_json(const StatisticsMetadata& metadata) {
               {"calib_data", metadata.calib_data},
               {"calib_images", metadata.calib_images},
               {"batch_size", metadata.batch_size},
+              {"cle", metadata.cross_layer_equalization},
               {"tool_version", metadata.tool_version.empty() ? QUANTSIM_VERSION : metadata.tool_version},
               {"created", metadata.created.empty() ? utc_timestamp() : metadata.created}};
 }
@@ -445,6 +446,10 @@ StatisticsMetadata metadata_from_json(const json& object) {
   constexpr int64_t kMaxCount = std::numeric_limits<int64_t>::max();
   metadata.calib_images = bounded_integer(member(object, "calib_images", where), 1, kMaxCount, "metadata.calib_images");
   metadata.batch_size = bounded_integer(member(object, "batch_size", where), 1, kMaxCount, "metadata.batch_size");
+  if (object.contains("cle")) {
+    if (!object.at("cle").is_boolean()) throw MalformedStatistics("metadata.cle is not true or false");
+    metadata.cross_layer_equalization = object.at("cle").get<bool>();
+  }
   metadata.tool_version = member(object, "tool_version", where).get<std::string>();
   metadata.created = member(object, "created", where).get<std::string>();
   return metadata;

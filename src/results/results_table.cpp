@@ -161,6 +161,10 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
   }
   const std::string weight_method = config.value("weight_method", "rtn");
   if (weight_method != "rtn") flags.insert(flags.begin(), "--weight-method " + weight_method);
+  // docs/QUANTIZATION.md, section 14: equalization first, the bias correction after the weight method.
+  if (config.value("bias_correction", "none") == "empirical")
+    flags.insert(flags.begin(), "--bias-correction empirical");
+  if (config.value("cle", false)) flags.insert(flags.begin(), "--cle");
   const bool activations_quantized = config.value("qtype", "f32") != "f32";
   if (activations_quantized) {  // the clipping reads best right after -pcq_a, else last
     const auto after = std::find(flags.begin(), flags.end(), "-pcq_a");

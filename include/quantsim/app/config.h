@@ -68,6 +68,10 @@ struct Config {
   int64_t adaround_batch = 32;        // --adaround-batch: images whose sample rows make one batch
   int64_t adaround_samples = 1024;    // --adaround-samples: images of --calib-data AdaRound learns from
   double adaround_patch_prob = 0.25;  // --adaround-patch-prob: share of conv patches kept as sample rows
+  // Cross-layer equalization and empirical bias correction (docs/QUANTIZATION.md, section 14).
+  bool cross_layer_equalization = false;   // --cle
+  bool empirical_bias_correction = false;  // --bias-correction empirical (none: false)
+  int64_t bias_correction_samples = 256;   // --bias-correction-samples: calibration images it measures on
 
   // Statistics (docs/QUANTIZATION.md, section 6).
   StatsMode stats_mode = StatsMode::kNo;    // -sm

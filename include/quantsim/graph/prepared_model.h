@@ -29,6 +29,16 @@
 
 namespace quantsim {
 
+// What cross-layer equalization did to a model (PrepareOptions::cross_layer_equalization).
+struct CrossLayerEqualizationSummary {
+  int64_t pairs = 0;                       // layer -> ReLU/ReLU6 -> layer pairs equalised
+  int64_t sweeps = 0;                      // sweeps over the pairs until the scales converged
+  int64_t absorbed_pairs = 0;              // pairs whose first layer's high bias moved into the second
+  int64_t not_absorbed_no_batch_norm = 0;  // no BN folded into the first layer: no distribution to absorb from
+  int64_t not_absorbed_padding = 0;        // the second layer pads: absorbing would change its border outputs
+  int64_t per_channel_clamps = 0;          // ReLU6 turned into clamp(x, 0, 6 / s_i - c_i), exact
+};
+
 struct PrepareOptions {
   ActSites act_sites = ActSites::kOutputs;
   // false: sites are listed but no site op is inserted (the plain frozen, BN-folded model; for comparisons).
@@ -37,6 +47,11 @@ struct PrepareOptions {
   // section 4). Folding re-associates float arithmetic, so only an unfolded graph can equal the original module's
   // logits bit for bit; tests compare the two this way.
   bool fold_batch_norm = true;
+  // Cross-layer equalization of the BN-folded FP32 weights (docs/QUANTIZATION.md, section 14.1): every Layer's
+  // original_weight and bias are the equalised ones. Exact in FP32 (ReLU6 gets per-channel bounds).
+  bool cross_layer_equalization = false;
+  // With cross_layer_equalization: also absorb high biases (approximate: see docs/QUANTIZATION.md, section 14.1).
+  bool high_bias_absorption = true;
   // Which element of a tuple, list or dict output is the logits (--output); forward() returns just that tensor.
   OutputChoice output = {};
 };
@@ -59,12 +74,20 @@ class PreparedModel {
   const std::vector<Site>& sites() const;
   // The ops that run in float (everything but the layers), in graph order, before any site op was inserted.
   const std::vector<FloatOp>& float_ops() const;
+  // What options().cross_layer_equalization did (all zero without it).
+  const CrossLayerEqualizationSummary& equalization() const;
 
   // Makes layer `index` compute with `weight` (same shape as its original_weight; copied, converted to the
   // layer's dtype/device). Takes effect for every later forward, including already compiled ones.
   void set_layer_weight(int64_t index, const at::Tensor& weight);
   // The weight layer `index` currently computes with.
   at::Tensor layer_weight(int64_t index) const;
+  // Whether layer `index` can take a bias (a conv or aten::linear; not a weight matmul).
+  bool layer_takes_bias(int64_t index) const;
+  // Makes layer `index` add `bias` ([out_channels]; copied, converted to the layer's dtype/device), also when it had
+  // none; layers()[index].bias becomes it. Throws std::invalid_argument unless layer_takes_bias(index). Recompiles
+  // the graph on the next forward: not for a hot loop.
+  void set_layer_bias(int64_t index, const at::Tensor& bias);
 
   // Moves every constant of the graph (weights, biases, original_weight copies) to `device`; inputs must follow.
   void to(const c10::Device& device);

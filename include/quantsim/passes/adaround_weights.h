@@ -26,6 +26,7 @@ struct AdaRoundRunOptions {
   bool progress = true;               // progress bars on stderr
   double max_bad_image_share = 0.01;  // --max-bad-images
   OutputChoice output = {};           // --output: the logits element of the model's output
+  bool cross_layer_equalization = false;  // --cle: learn on the equalised model, as the run evaluates it
 };
 
 // The quantized weight of every layer of `model` (index = Layer::index; layers left float keep their original

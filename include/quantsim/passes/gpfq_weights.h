@@ -27,6 +27,8 @@ struct GpfqOptions {
   bool progress = true;               // progress bars on stderr
   double max_bad_image_share = 0.01;  // --max-bad-images
   OutputChoice output = {};           // --output: the logits element of the model's output
+  // --cle: the model GPFQ runs is prepared with it, as the run's.
+  bool cross_layer_equalization = false;
 };
 
 // How the partly quantized network is run for X~ (see src/passes/gpfq_passes.h): kAuto takes one pass over all

@@ -35,6 +35,8 @@ struct StatisticsMetadata {
   std::string calib_data;    // calibration set path
   int64_t calib_images = 0;  // images in the statistics
   int64_t batch_size = 0;    // -b of the collect run: min_batch_mean / max_batch_mean depend on it
+  // --cle: collected on the equalised model (JSON "cle"; absent = false).
+  bool cross_layer_equalization = false;
   std::string tool_version;  // quant-sim version that collected them; save_statistics fills it when empty
   std::string created;       // UTC, ISO 8601 (e.g. "2024-05-01T12:00:00Z"); save_statistics fills it when empty
 };

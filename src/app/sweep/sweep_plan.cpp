@@ -335,16 +335,25 @@ struct ModelRuns {
     const std::string what = fmt::format("method {} at {}", method.name, precision);
     run.evaluation = parse(args, what);
     if (run.evaluation.stats_mode == StatsMode::kCollect) ctx.fail(what, "-sm collect is the sweep's own business");
-    if (run.evaluation.stats_mode == StatsMode::kUse) run.collect = collect(run.evaluation.act_sites);
+    if (run.evaluation.stats_mode == StatsMode::kUse) {
+      // --cle needs statistics of the equalised model (docs/QUANTIZATION.md, section 14.1): a folder of their own.
+      const bool cle = run.evaluation.cross_layer_equalization;
+      if (cle) run.evaluation.stats_dir = (fs::path(stats_dir) / "cle").string();
+      run.collect = collect(run.evaluation.act_sites, cle);
+    }
     return run;
   }
 
   // The statistics of this model entry for one --act-sites mode: the common and model flags only, so that every
   // method shares them.
-  Config collect(ActSites act_sites) const {
+  Config collect(ActSites act_sites, bool cle = false) const {
     std::vector<std::string> args = base_args();
     args.insert(args.end(), {"--act-sites", to_string(act_sites), "-sm", "collect"});
-    return parse(args, "the statistics collection");
+    if (!cle) return parse(args, "the statistics collection");
+    args.push_back("--cle");
+    Config config = parse(args, "the statistics collection");
+    config.stats_dir = (fs::path(stats_dir) / "cle").string();
+    return config;
   }
 };
 
