@@ -27,7 +27,7 @@ struct LayerwiseJob {
   bool progress = true;
   double max_bad_image_share = 0.01;
   OutputChoice output = {};
-  bool cross_layer_equalization = false;  // --cle: capture from the equalised model, as the run evaluates it
+  bool cross_layer_equalization = false;        // --cle: capture from the equalised model, as the run evaluates it
   std::function<bool(const Layer&)> quantizes;  // false: the layer stays float, untouched
   // Builds the quantizer once the calibration images are decoded; `input_shapes` are every layer's input shape for
   // one image (layer order), which the quantizer needs to know which of the sample rows come from which image.

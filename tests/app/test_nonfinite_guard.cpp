@@ -123,7 +123,7 @@ TEST(NonFiniteRanges, StaticRangesNameTheSiteAndTheStatisticsFile) {
   // Finite and ordered, so the file loads, but far beyond float32: the range overflows when it is computed.
   const std::string dir = fresh_temp_dir("nonfinite_static");
   Statistics statistics;
-  statistics.metadata = {std::string(64, 'a'), "/m.pt", "m", "outputs", "/d", 1, 1, "", ""};
+  statistics.metadata = {std::string(64, 'a'), "/m.pt", "m", "outputs", "/d", 1, 1, false, "", ""};
   TensorStats wide{-1e300, 1e300, -1e300, 1e300, 0.0, 1.0, 1.0};
   statistics.sites.push_back({"conv", {1, 2, 2}, {wide, {wide}, std::nullopt}});
   const std::string path = dir + "/outputs.json";

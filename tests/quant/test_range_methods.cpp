@@ -237,7 +237,7 @@ TEST(RangeMethods, CountsEncodingRoundTripsAndRefusesBadText) {
 // A statistics file with one site of shape [2, 3] over 4 images, histograms included.
 Statistics statistics_with_histograms() {
   Statistics statistics;
-  statistics.metadata = {"ab", "m.pt", "m", "outputs", "d", 4, 2, "0", "now"};
+  statistics.metadata = {"ab", "m.pt", "m", "outputs", "d", 4, 2, false, "0", "now"};
   at::Tensor values = at::randn({4, 2, 3});
   SiteStatistics site{"conv", {2, 3}, dynamic_batch_stats(values)};
   StatsAccumulator accumulator;

@@ -37,7 +37,8 @@ ChannelwiseStats collected(const std::vector<int64_t>& shape, double scale) {
 Statistics tiny_model_statistics() {
   at::manual_seed(11);
   Statistics statistics;
-  statistics.metadata = {std::string(64, 'a'), "/models/tiny.pt", "tiny", "outputs", "/data/calib", 4, 2, "", ""};
+  statistics.metadata = {
+      std::string(64, 'a'), "/models/tiny.pt", "tiny", "outputs", "/data/calib", 4, 2, false, "", ""};
   for (const auto& [name, shape] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
            {"conv", {4, 6, 6}}, {"conv:pre_relu", {4, 6, 6}}, {"logits", {3}}}) {
     statistics.sites.push_back({name, shape, collected(shape, name == "logits" ? 3.0 : 1.0)});

@@ -19,13 +19,13 @@
 namespace quantsim {
 
 struct AdaRoundRunOptions {
-  WeightQuantOptions rtn;             // the grid (and -vcw/-bcw) of round to nearest
-  AdaRoundOptions adaround;           // --adaround-* and --seed
-  double patch_prob = 0.25;           // --adaround-patch-prob: share of conv patches kept as sample rows
-  int workers = 4;                    // -j: decode threads
-  bool progress = true;               // progress bars on stderr
-  double max_bad_image_share = 0.01;  // --max-bad-images
-  OutputChoice output = {};           // --output: the logits element of the model's output
+  WeightQuantOptions rtn;                 // the grid (and -vcw/-bcw) of round to nearest
+  AdaRoundOptions adaround;               // --adaround-* and --seed
+  double patch_prob = 0.25;               // --adaround-patch-prob: share of conv patches kept as sample rows
+  int workers = 4;                        // -j: decode threads
+  bool progress = true;                   // progress bars on stderr
+  double max_bad_image_share = 0.01;      // --max-bad-images
+  OutputChoice output = {};               // --output: the logits element of the model's output
   bool cross_layer_equalization = false;  // --cle: learn on the equalised model, as the run evaluates it
 };
 
