@@ -22,6 +22,7 @@
 
 #include "quantsim/graph/activation_site.h"
 #include "quantsim/graph/float_op.h"
+#include "quantsim/graph/integer_execution.h"
 #include "quantsim/graph/model_output.h"
 #include "quantsim/quant/choices.h"
 #include "quantsim/quant/model_layer.h"
@@ -96,6 +97,14 @@ class PreparedModel {
   // Runs the graph without autograd, in the current thread, calling the installed SiteHandler at every site.
   // Returns the logits options().output selects (model_output.h); throws UserError when there are none.
   at::Tensor forward(const at::Tensor& input) const;
+
+  // Runs the graph on integer codes (integer_execution.h; docs/QUANTIZATION.md, section 16) instead of float: layers
+  // compute with program.layers, sites produce program.sites' codes (and report them to `observer`, if any); no
+  // SiteHandler is called. Returns float32 logits [N, classes] as forward() does. Throws UserError naming the first
+  // node integer hardware cannot run this way (an op with no integer form, a conv/linear whose input is not a site's
+  // codes, as in paper mode) and what it is, before computing anything from it.
+  at::Tensor forward_integer(const at::Tensor& input, const IntegerProgram& program,
+                             IntegerCodeObserver* observer = nullptr) const;
 
   // Writes (atomically) a standalone TorchScript file that computes what forward() computes now under a static-range
   // fake-quantizing handler: the layers' current weights folded in as constants, and at every site the fake-quant op
