@@ -114,7 +114,12 @@ cxxopts::Options make_options() {
     ("adaround-patch-prob", "AdaRound: share of conv patches kept, in (0, 1]", cxxopts::value<std::string>()->default_value("0.25"))
     ("cle", "cross-layer equalization + high-bias absorption of the FP32 weights before quantizing (Nagel et al. 2019)")
     ("bias-correction", "none | empirical: subtract each layer's mean output shift E[W~x~] - E[Wx], measured on --calib-data with activations quantized (unlike -bcw, which corrects the weights' mean without data)", cxxopts::value<std::string>()->default_value("none"))
-    ("bias-correction-samples", "calibration images for --bias-correction empirical", cxxopts::value<std::string>()->default_value("256"));
+    ("bias-correction-samples", "calibration images for --bias-correction empirical", cxxopts::value<std::string>()->default_value("256"))
+    ("arith", "float (fake quantization in float32) | int (deploy mode, static ranges: the network on integer codes "
+              "as integer hardware runs it; top-1 is the integer path's, the float path's is recorded beside it)",
+     cxxopts::value<std::string>()->default_value("float"))
+    ("arith-report", "with --arith int: write each quantized tensor's gap between the integer and the float path "
+                     "to FILE.csv or FILE.json", cxxopts::value<std::string>());
   options.add_options("Statistics")
     ("sm", "statistics mode: collect | use | no", cxxopts::value<std::string>()->default_value("no"))
     ("sk", "min/max statistic: mean (of per-batch extremes) | max", cxxopts::value<std::string>()->default_value("mean"))
@@ -368,6 +373,8 @@ void fill_weight_method(const FlagValues& v, Config& c) {
   }
   c.empirical_bias_correction = correction == "empirical";
   c.bias_correction_samples = v.integer("bias-correction-samples", 1, std::numeric_limits<int64_t>::max());
+  c.arith = choice_value<ArithChoice>("--arith", v.text("arith"));
+  c.arith_report = v.path("arith-report");
 }
 
 // -bata / -batw: an average the allocation can reach, between the fewest and the most bits it gives a channel.
@@ -496,6 +503,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args) {
     fill_quantization(values, parsed.config);
     fill_statistics_and_evaluation(values, parsed.config);
     if (!parsed.config.export_path.empty()) check_export_config(parsed.config);
+    check_arith_options(parsed.config);
     std::map<std::string, std::string> given;
     for (const cxxopts::KeyValue& argument : r.arguments()) given[canonical_key(argument.key())] = argument.value();
     parsed.warnings = check_flag_combinations(parsed.config, given);

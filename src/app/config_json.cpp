@@ -64,6 +64,8 @@ nlohmann::json config_to_json(const Config& c) {
       {"cle", c.cross_layer_equalization},
       {"bias_correction", c.empirical_bias_correction ? "empirical" : "none"},
       {"bias_correction_samples", c.bias_correction_samples},
+      {"arith", to_string(c.arith)},
+      {"arith_report", c.arith_report},
       {"sm", to_string(c.stats_mode)},
       {"sk", to_string(c.stats_kind)},
       {"stats_dir", c.stats_dir},

@@ -24,8 +24,11 @@
 #include "quantsim/graph/torchscript_loading.h"
 #include "quantsim/passes/activation_quantizer.h"
 #include "quantsim/passes/adaround_weights.h"
+#include "quantsim/passes/arith_comparison.h"
+#include "quantsim/passes/arith_report.h"
 #include "quantsim/passes/empirical_bias_correction.h"
 #include "quantsim/passes/gpfq_weights.h"
+#include "quantsim/passes/integer_program.h"
 #include "quantsim/passes/layer_report_recorder.h"
 #include "quantsim/passes/statistics_collector.h"
 #include "quantsim/quant/cuda_sync_debug.h"
@@ -52,6 +55,7 @@ struct RunnableModel {
   std::shared_ptr<LayerReportRecorder> layer_report;  // with --layer-report
   // Static ranges only: the forward of --stability rerun `seed`, its ranges perturbed (docs/QUANTIZATION.md, s. 13).
   std::function<Forward(uint64_t seed)> perturbed;
+  std::shared_ptr<ArithComparison> arith;  // --arith int: the float and integer paths side by side
 };
 
 // Nothing quantized: the original TorchScript module, untouched, so the result is exactly FP32.
@@ -75,6 +79,8 @@ struct QuantizedPipeline {
   std::unique_ptr<ActivationQuantizer> quantizer;
   std::vector<QuantizedWeight> weights;            // kept only for --export and --layer-report
   std::unique_ptr<ActivationQuantizer> perturbed;  // the --stability rerun's; the main one stays for the layer report
+  std::unique_ptr<IntegerProgram> program;         // --arith int
+  std::shared_ptr<ArithComparison> arith;          // --arith int
 };
 
 // Round-to-nearest (docs/QUANTIZATION.md, sections 4-5), GPFQ or AdaRound; the weights are kept in the pipeline only
@@ -95,7 +101,10 @@ void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const M
     for (const Layer& layer : model.layers()) weights.push_back(quantize_layer_weight(layer, options));
   }
   for (const Layer& layer : model.layers()) model.set_layer_weight(layer.index, weights.at(layer.index).weight);
-  if (!config.export_path.empty() || !config.layer_report.empty()) pipeline.weights = std::move(weights);
+  if (config.arith == ArithChoice::kInt) check_integer_weights(model, weights);
+  if (!config.export_path.empty() || !config.layer_report.empty() || config.arith == ArithChoice::kInt) {
+    pipeline.weights = std::move(weights);
+  }
 }
 
 // Static ranges: the statistics file of this model and --act-sites mode, checked against the model's sites.
@@ -147,13 +156,28 @@ void correct_biases(QuantizedPipeline& pipeline, const Config& config, const Mod
                static_cast<long long>(s.images), calibration.root.c_str(), s.mean_relative_shift, s.seconds);
 }
 
+// --arith int: the static ranges decided on `probe` (they depend on the statistics and the tensors' shapes only), and
+// the integer program built from them and the grid weights (docs/QUANTIZATION.md, section 16).
+void prepare_integer_path(QuantizedPipeline& pipeline, const at::Tensor& probe) {
+  {
+    ScopedSiteHandler scope(*pipeline.quantizer);
+    pipeline.model.forward(probe.to(pipeline.model.device()));
+  }
+  pipeline.program = std::make_unique<IntegerProgram>(
+      build_integer_program(pipeline.model, pipeline.weights, *pipeline.quantizer));
+  pipeline.arith = std::make_shared<ArithComparison>(pipeline.model, *pipeline.quantizer, *pipeline.program);
+}
+
 RunnableModel quantized_model(const Config& config, const ModelFile& model, const std::string& device,
                               const at::Tensor& probe) {
   const auto start = Clock::now();
   auto pipeline = std::make_shared<QuantizedPipeline>(
-      QuantizedPipeline{PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}, nullptr});
+      QuantizedPipeline{
+      PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}, nullptr, nullptr, nullptr});
   pipeline->model.to(torch::Device(device));
   if (config.cross_layer_equalization) report_equalization(pipeline->model);
+  // Before the weights and statistics: paper mode has statistics of its own, and a missing file would hide this.
+  if (config.arith == ArithChoice::kInt) check_integer_site_mode(pipeline->model);
   const double prepare_s = seconds_since(start);
   const auto weights_start = Clock::now();
   quantize_weights(*pipeline, config, model);
@@ -172,6 +196,12 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   }
   const bool float_run = config.act_bits == 0 && config.weight_bits == 0;  // --cle alone: the equalised FP32 model
   runnable.mode = float_run ? "fp32" : dynamic ? "dynamic" : "static";
+  if (config.arith == ArithChoice::kInt) {
+    const auto integer_start = Clock::now();
+    prepare_integer_path(*pipeline, probe);
+    runnable.times["integer_program_s"] = seconds_since(integer_start);
+    runnable.arith = pipeline->arith;
+  }
   if (!config.export_path.empty()) {
     const auto export_start = Clock::now();
     export_for_run(config, model, pipeline->model, *pipeline->quantizer, pipeline->weights, probe);
@@ -184,6 +214,7 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   }
   runnable.forward = [pipeline, report = runnable.layer_report, dynamic](const at::Tensor& x) {
     if (report) return report->forward(x.to(pipeline->model.device()));
+    if (pipeline->arith) return pipeline->arith->forward(x.to(pipeline->model.device()));
     const at::Tensor input = x.to(pipeline->model.device());
     ScopedSiteHandler scope(*pipeline->quantizer);
     // With static ranges the forward and its site ops never wait for the device (QUANTSIM_CUDA_SYNC_DEBUG checks it);
@@ -276,6 +307,26 @@ std::vector<int64_t> stability_reruns(const Config& config, const RunnableModel&
   return hits;
 }
 
+// --arith int: the float path's accuracy on the same images and the gap summary, beside the integer path's top1/top5
+// (docs/QUANTIZATION.md, section 16; results/result_record.h reads them back).
+void add_arith_fields(nlohmann::json& record, const ArithComparison& arith) {
+  const TopKAccuracy& float_accuracy = arith.float_accuracy();
+  const ArithGap& gap = arith.gap();
+  record["arith"] = "int";
+  record["float_top1"] = float_accuracy.top1_percent();
+  record["float_top5"] = float_accuracy.top5_percent();
+  record["float_top1_correct"] = float_accuracy.top1_correct();
+  record["float_top5_correct"] = float_accuracy.top5_correct();
+  record["arith_gap"] = {{"codes_compared", gap.codes_compared()},
+                         {"codes_differing", gap.codes_differing()},
+                         {"codes_differing_share", gap.codes_differing_share()},
+                         {"max_step_difference", gap.max_step_difference()},
+                         {"top1_differs", gap.logits.top1_differs},
+                         {"top1_differs_share", gap.logits.top1_differs_share()}};
+  record["times"]["float_forward_s"] = arith.float_seconds();
+  record["times"]["integer_forward_s"] = arith.integer_seconds();
+}
+
 nlohmann::json image_cache_identity(const ImageCache& cache) {
   return {{"path", cache.path()},
           {"sources_sha256", cache.info().sources_fingerprint},
@@ -302,6 +353,7 @@ int run_evaluation(const Config& config) {
   const int64_t num_classes = count_model_classes(model, runnable.forward, inputs.images);
   check_labels_fit(dataset, num_classes);
   if (runnable.layer_report) runnable.layer_report->reset();  // the class-count probe is not an evaluated image
+  if (runnable.arith) runnable.arith->reset();
 
   const std::string what = quantized                         ? precision_label(config) + " " + runnable.mode + " ranges"
                            : config.cross_layer_equalization ? "FP32 (equalised, --cle)"
@@ -314,19 +366,40 @@ int run_evaluation(const Config& config) {
   const std::unique_ptr<BatchSource> loader = read_batches(
       inputs.images,
       {config.batch_size, config.workers, 2, config.progress, "evaluate", PreprocessOutput::kNormalized, device});
-  const EvaluationResult result = evaluate(*loader, runnable.forward, evaluation);
+  // --arith int: the labels pass by the comparison too, which scores the float path on the same images.
+  std::optional<BatchLabelTap> tap;
+  if (runnable.arith) tap.emplace(*loader, *runnable.arith);
+  const EvaluationResult result = evaluate(tap ? static_cast<BatchSource&>(*tap) : *loader, runnable.forward,
+                                           evaluation);
   check_bad_images(*loader, config.max_bad_image_share);
   if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
 
   std::printf(
       "%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
-      quantized ? fmt::format(" ({} ranges, act-sites {})", runnable.mode, to_string(config.act_sites)).c_str() : "",
+      quantized ? fmt::format(" ({} ranges, act-sites {}{})", runnable.mode, to_string(config.act_sites),
+                              runnable.arith ? ", integer arithmetic" : "")
+                      .c_str()
+                : "",
       result.accuracy.top1_percent(), result.accuracy.top5_percent(), static_cast<long long>(result.accuracy.images()),
       result.images_per_second());
+  if (runnable.arith) {
+    const ArithComparison& arith = *runnable.arith;
+    std::printf("float path on the same images: top-1 %.2f%%  top-5 %.2f%%; integer vs float: %.4g%% of codes "
+                "differ (largest by %lld steps), top-1 class differs on %lld of %lld images\n",
+                arith.float_accuracy().top1_percent(), arith.float_accuracy().top5_percent(),
+                100.0 * arith.gap().codes_differing_share(), static_cast<long long>(arith.gap().max_step_difference()),
+                static_cast<long long>(arith.gap().logits.top1_differs),
+                static_cast<long long>(arith.gap().logits.images));
+    if (!config.arith_report.empty()) {
+      write_arith_report(config.arith_report, {model.name, model.sha256, precision_label(config)},
+                         arith.model().sites(), arith.gap());
+    }
+  }
   if (!config.save_logits.empty()) write_npy_float32(config.save_logits, result.logits);
   if (runnable.layer_report) write_layer_report(config.layer_report, runnable.layer_report->report());
   nlohmann::json record = result_record(config, model, dataset, result, device, runnable, loader->bad_count());
   if (inputs.images.cache) record["data_cache"] = image_cache_identity(*inputs.images.cache);
+  if (runnable.arith) add_arith_fields(record, *runnable.arith);
   if (const auto per_image = per_image_correctness(config, dataset, images, result.accuracy,
                                                    static_cast<int64_t>(loader->bad_count()))) {
     record["per_image"] = per_image_to_json(*per_image);

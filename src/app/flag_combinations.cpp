@@ -132,7 +132,7 @@ std::vector<std::string> check_collect(const GivenFlags& given) {
     }
   }
   std::vector<std::string> ignored;
-  for (const char* key : {"qtype", "qweight"}) {
+  for (const char* key : {"qtype", "qweight", "arith"}) {
     if (given.count(key)) ignored.push_back(as_given(given, key));
   }
   for (const QuantizationFlag& flag : kQuantizationFlags) {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "quantsim/passes/arith_report.h"
 #include "quantsim/passes/layer_report.h"
 
 #include "quantsim/core/errors.h"
@@ -117,6 +118,48 @@ void check_histogram_clipping(const Config& config) {
   throw UserError(fmt::format("flag -c {}: the histogram methods need the histograms of a statistics file; use "
                               "-sm collect, then -sm use (dynamic ranges, -sm no, have none)",
                               to_string(config.clipping)));
+}
+
+void check_arith_options(const Config& config) {
+  if (!config.arith_report.empty()) {
+    arith_report_format(config.arith_report);
+    if (config.arith != ArithChoice::kInt) {
+      throw UserError("flag --arith-report: reports the gap between the integer and the float path; give --arith int");
+    }
+  }
+  if (config.arith != ArithChoice::kInt) return;
+  if (config.stats_mode == StatsMode::kCollect) {
+    if (!config.arith_report.empty()) {
+      throw UserError("flag --arith-report: -sm collect evaluates nothing; give it to the -sm use run");
+    }
+    return;  // --arith itself is ignored with a warning (flag_combinations.cpp)
+  }
+  // Integer hardware multiplies codes: every activation and every weight needs one (docs/QUANTIZATION.md, s. 16).
+  if (config.act_bits == 0) {
+    throw UserError("flag --arith int: activations are float (--qtype f32, or no --qtype); integer hardware computes "
+                    "on activation codes: give --qtype intN");
+  }
+  if (config.weight_bits == 0) {
+    throw UserError("flag --arith int: weights are float (-qw f32); integer hardware computes on weight codes: give "
+                    "-qw intN");
+  }
+  if (config.stats_mode == StatsMode::kNo) {
+    throw UserError("flag --arith int: -sm no computes each batch's activation ranges in float from its own values; "
+                    "integer hardware runs with ranges fixed beforehand: collect statistics (-sm collect), then -sm "
+                    "use");
+  }
+  if (config.bit_alloc_activations) {
+    throw UserError("flags --arith int and -baa do not combine: bit allocation gives activation channels bit widths "
+                    "of their own, and integer kernels take one bit width, scale and zero point per activation tensor");
+  }
+  if (config.stability > 0) {
+    throw UserError("flags --arith int and --stability do not combine: the reruns would measure the float path, not "
+                    "the integer one");
+  }
+  if (!config.layer_report.empty()) {
+    throw UserError("flags --arith int and --layer-report do not combine: the layer report measures the float path "
+                    "against FP32; --arith-report measures the integer path against the float one");
+  }
 }
 
 }  // namespace quantsim

@@ -19,6 +19,7 @@ void check_output_destinations(const Config& config) {
   check("--results", config.results, check_append_destination);
   check("--save-logits", config.save_logits, check_write_destination);
   check("--layer-report", config.layer_report, check_write_destination);
+  check("--arith-report", config.arith_report, check_write_destination);
   check("--export", config.export_path, check_write_destination);
 }
 

@@ -45,6 +45,13 @@ const std::vector<ChoiceName<WeightMethod>>& choice_names<WeightMethod>() {
 }
 
 template <>
+const std::vector<ChoiceName<ArithChoice>>& choice_names<ArithChoice>() {
+  static const std::vector<ChoiceName<ArithChoice>> names = {{"float", ArithChoice::kFloat},
+                                                             {"int", ArithChoice::kInt}};
+  return names;
+}
+
+template <>
 const std::vector<ChoiceName<Clipping::Kind>>& choice_names<Clipping::Kind>() {
   static const std::vector<ChoiceName<Clipping::Kind>> names = {
       {"no", Clipping::Kind::kNone},     {"laplace", Clipping::Kind::kLaplace}, {"gaus", Clipping::Kind::kGauss},
@@ -57,6 +64,7 @@ std::string to_string(ActSites act_sites) { return canonical_name(act_sites); }
 std::string to_string(BitRounding rounding) { return canonical_name(rounding); }
 std::string to_string(Prior prior) { return canonical_name(prior); }
 std::string to_string(WeightMethod method) { return canonical_name(method); }
+std::string to_string(ArithChoice arith) { return canonical_name(arith); }
 
 std::string to_string(const Clipping& clipping) {
   if (clipping.kind == Clipping::Kind::kNStd) return fmt::format("{}std", clipping.n_std);

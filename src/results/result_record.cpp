@@ -102,7 +102,7 @@ void check_config(const json& config, const std::string& where) {
   for (const char* key : {"pcq_w", "pcq_a", "baa", "baw", "bcw", "vcw"}) {
     check_bool_field(config, key, field_path("config", key), where);
   }
-  for (const char* key : {"qtype", "clipping", "weight_method", "act_sites"}) {
+  for (const char* key : {"qtype", "clipping", "weight_method", "act_sites", "arith"}) {
     string_field(config, key, field_path("config", key), where);
   }
   string_field(config, "label", "config.label", where, "", /*null_allowed=*/true);
@@ -218,6 +218,78 @@ void check_stability(ResultRecord& r, const json& record, const std::string& whe
   r.stability_ulps = static_cast<int>(*u);
 }
 
+// Share `share_key` of `object` agrees with numerator / denominator (within a printed share's rounding).
+void check_share(const json& object, const char* share_key, int64_t numerator, int64_t denominator,
+                 const std::string& field, const std::string& where) {
+  const json* share = present(object, share_key);
+  if (share == nullptr) return;
+  const double expected = denominator > 0 ? static_cast<double>(numerator) / denominator : 0.0;
+  if (!share->is_number() || std::abs(share->get<double>() - expected) > 1e-6) {
+    refuse(where, field_path(field, share_key),
+           fmt::format("{} is not {} / {} ({})", json_excerpt(*share), numerator, denominator, expected));
+  }
+}
+
+// --arith int: "arith", the float path's scores (as top1/top5 are checked) and "arith_gap" (ArithGapSummary).
+void check_arith(ResultRecord& r, const json& record, const std::string& where) {
+  r.arith = string_field(record, "arith", "arith", where, "", /*null_allowed=*/true);
+  if (!r.arith.empty() && r.arith != "int" && r.arith != "float") {
+    refuse(where, "arith", fmt::format("'{}' is not int or float", r.arith));
+  }
+  if (r.arith == "float") r.arith.clear();  // the default, as the line spelled it (kept in other_fields)
+  r.float_top1 = percent_field(record, "float_top1", where);
+  r.float_top5 = percent_field(record, "float_top5", where);
+  r.float_top1_correct = count_field(record, "float_top1_correct", 0, where);
+  r.float_top5_correct = count_field(record, "float_top5_correct", 0, where);
+  const json* gap = present(record, "arith_gap");
+  const bool any_float = r.float_top1 || r.float_top5 || r.float_top1_correct || r.float_top5_correct || gap;
+  if (any_float && r.arith != "int") {
+    refuse(where, r.float_top1 ? "float_top1" : "arith_gap", "given without \"arith\": \"int\"");
+  }
+  if (r.float_top1 && r.float_top5 && *r.float_top5 < *r.float_top1) {
+    refuse(where, "float_top5", fmt::format("{} is less than float_top1 ({})", *r.float_top5, *r.float_top1));
+  }
+  if ((r.float_top1_correct || r.float_top5_correct) && !r.images) {
+    refuse(where, "float_top1_correct", "given without \"images\"");
+  }
+  if (r.images) {
+    for (const auto& [name, count] :
+         {std::pair{"float_top1_correct", r.float_top1_correct}, {"float_top5_correct", r.float_top5_correct}}) {
+      if (count && *count > *r.images) {
+        refuse(where, name, fmt::format("{} is more than images ({})", *count, *r.images));
+      }
+    }
+    if (r.float_top1_correct && r.float_top5_correct && *r.float_top5_correct < *r.float_top1_correct) {
+      refuse(where, "float_top5_correct",
+             fmt::format("{} is less than float_top1_correct ({})", *r.float_top5_correct, *r.float_top1_correct));
+    }
+    check_percent_matches(r.float_top1, r.float_top1_correct, *r.images, "float_top1", where);
+    check_percent_matches(r.float_top5, r.float_top5_correct, *r.images, "float_top5", where);
+  }
+  if (gap == nullptr) return;
+  if (!gap->is_object()) refuse(where, "arith_gap", "must be an object, not " + json_excerpt(*gap));
+  ArithGapSummary summary;
+  for (const auto& [key, count] : {std::pair{"codes_compared", &summary.codes_compared},
+                                   {"codes_differing", &summary.codes_differing},
+                                   {"max_step_difference", &summary.max_step_difference},
+                                   {"top1_differs", &summary.top1_differs}}) {
+    const json* value = present(*gap, key);
+    const std::optional<int64_t> c = value == nullptr ? std::nullopt : json_count(*value);
+    if (!c) refuse(where, field_path("arith_gap", key), "must be an integer from 0 to 2^53");
+    *count = *c;
+  }
+  if (summary.codes_differing > summary.codes_compared) {
+    refuse(where, "arith_gap.codes_differing",
+           fmt::format("{} is more than codes_compared ({})", summary.codes_differing, summary.codes_compared));
+  }
+  if (r.images && summary.top1_differs > *r.images) {
+    refuse(where, "arith_gap.top1_differs", fmt::format("{} is more than images ({})", summary.top1_differs, *r.images));
+  }
+  check_share(*gap, "codes_differing_share", summary.codes_differing, summary.codes_compared, "arith_gap", where);
+  if (r.images) check_share(*gap, "top1_differs_share", summary.top1_differs, *r.images, "arith_gap", where);
+  r.arith_gap = summary;
+}
+
 void check_times(const json& record, const std::string& where) {
   if (const json* times = present(record, "times"); times != nullptr) {
     if (!times->is_object()) refuse(where, "times", "must be an object of seconds, not " + json_excerpt(*times));
@@ -282,6 +354,21 @@ json typed_fields(const ResultRecord& r) {
   if (r.per_image) line["per_image"] = per_image_to_json(*r.per_image);
   if (r.stability_top1_correct && r.top1_correct && r.images) {
     line["stability"] = stability_json(*r.top1_correct, *r.images, *r.stability_top1_correct, r.stability_ulps);
+  }
+  if (!r.arith.empty()) line["arith"] = r.arith;
+  put(line, "float_top1", r.float_top1);
+  put(line, "float_top5", r.float_top5);
+  put(line, "float_top1_correct", r.float_top1_correct);
+  put(line, "float_top5_correct", r.float_top5_correct);
+  if (r.arith_gap) {
+    const ArithGapSummary& g = *r.arith_gap;
+    const auto share = [](int64_t part, int64_t whole) { return whole > 0 ? static_cast<double>(part) / whole : 0.0; };
+    line["arith_gap"] = {{"codes_compared", g.codes_compared},
+                         {"codes_differing", g.codes_differing},
+                         {"codes_differing_share", share(g.codes_differing, g.codes_compared)},
+                         {"max_step_difference", g.max_step_difference},
+                         {"top1_differs", g.top1_differs},
+                         {"top1_differs_share", share(g.top1_differs, r.images.value_or(0))}};
   }
   put(line, "times", r.times);
   put(line, "images_per_second", r.images_per_second);
@@ -348,6 +435,7 @@ ResultRecord ResultRecord::from_json(const json& record, const std::string& wher
   r.top5_ci95 = ci_field(record, "top5_ci95", "top5_correct", r.top5_correct, r.images, where);
   check_per_image(r, record, where);
   check_stability(r, record, where);
+  check_arith(r, record, where);
 
   r.other_fields = record;
   const json typed = typed_fields(r);

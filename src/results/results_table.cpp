@@ -50,6 +50,7 @@ std::string value_text(const ResultRecord& record, const TableOptions& options) 
     }
     text += fmt::format(" (stability {:.2f}-{:.2f})", percent(lo, *record.images), percent(hi, *record.images));
   }
+  if (options.arith && record.float_top1) text += fmt::format(" (float {:.2f})", *record.float_top1);
   return text;
 }
 
@@ -154,7 +155,12 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
   const auto label_field = config.find("label");  // absent in older lines
   const std::string named = label_field != config.end() && label_field->is_string() ? label_field->get<std::string>()
                                                                                     : "";
-  if (!named.empty()) return precision + " " + named + (dynamic ? " [dynamic]" : "");
+  // --arith int: the integer path's top-1, never in the cell of the same method's float run.
+  const auto arith_field = config.find("arith");  // absent in older lines
+  const std::string arith = arith_field != config.end() && arith_field->is_string() && *arith_field == "int"
+                                ? " --arith int"
+                                : "";
+  if (!named.empty()) return precision + " " + named + arith + (dynamic ? " [dynamic]" : "");
   std::vector<std::string> flags;
   for (const auto& [key, flag] : kMethodFlags) {
     if (config.value(key, false)) flags.push_back(flag);
@@ -172,6 +178,7 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
   }
   std::string label = precision;
   for (const auto& flag : flags) label += " " + flag;
+  label += arith;
   if (activations_quantized && mode == "dynamic") label += " [dynamic]";
   return label;
 }

@@ -72,6 +72,9 @@ struct Config {
   bool cross_layer_equalization = false;   // --cle
   bool empirical_bias_correction = false;  // --bias-correction empirical (none: false)
   int64_t bias_correction_samples = 256;   // --bias-correction-samples: calibration images it measures on
+  // Integer arithmetic (docs/QUANTIZATION.md, section 16): the evaluation on integer codes, beside the float path.
+  ArithChoice arith = ArithChoice::kFloat;  // --arith float|int
+  std::string arith_report;                 // --arith-report FILE.csv|FILE.json: the gap per quantized tensor
 
   // Statistics (docs/QUANTIZATION.md, section 6).
   StatsMode stats_mode = StatsMode::kNo;    // -sm

@@ -26,6 +26,14 @@ void check_stability_option(const Config& config);
 // activations with dynamic ranges (-sm no); weights (--clip-weights) use their own histograms.
 void check_histogram_clipping(const Config& config);
 
+// --arith int and --arith-report (docs/QUANTIZATION.md, section 16): refuses, in one line naming the flag and why,
+// what the flags alone make impossible on integer hardware: float activations or weights (--qtype/-qw f32, or
+// neither given), dynamic ranges (-sm no), activation bit allocation (-baa), and what measures only the float path
+// (--stability, --layer-report); --arith-report without --arith int or not ending in .csv/.json. What needs the
+// model (paper mode, -pcq_a, -bcw/-vcw, --first-last-bits f32, an empty range) is refused where it is loaded
+// (passes/integer_program.h). -sm collect evaluates nothing: --arith-report is refused there, --arith is ignored.
+void check_arith_options(const Config& config);
+
 // Which GPFQ flags the command line set explicitly (they are refused without --weight-method gpfq).
 struct GpfqFlagsGiven {
   bool scale = false;

@@ -19,6 +19,9 @@ enum class BitRounding { kRound, kCeil };   // -bam
 enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
 // --weight-method: round to nearest, GPFQ or AdaRound (docs/QUANTIZATION.md, sections 12 and 13)
 enum class WeightMethod { kRtn, kGpfq, kAdaround };
+// --arith: float32 fake quantization, or the network on integer codes as integer hardware runs it (docs/QUANTIZATION.md,
+// section 16).
+enum class ArithChoice { kFloat, kInt };
 
 // -c/--clipping: none, ACIQ under a prior, N standard deviations, or a histogram method (mse, percentile:P,
 // entropy; docs/QUANTIZATION.md, section 2).
@@ -47,6 +50,8 @@ template <>
 const std::vector<ChoiceName<Prior>>& choice_names<Prior>();
 template <>
 const std::vector<ChoiceName<WeightMethod>>& choice_names<WeightMethod>();
+template <>
+const std::vector<ChoiceName<ArithChoice>>& choice_names<ArithChoice>();
 // The named kinds only: kNStd is written and read as "<N>std", kPercentile as "percentile:<P>" (to_string and
 // parse_clipping below).
 template <>
@@ -88,12 +93,13 @@ std::string canonical_names() {
   return text;
 }
 
-// Canonical names: "mean", "outputs", "round", "gaus", "rtn".
+// Canonical names: "mean", "outputs", "round", "gaus", "rtn", "float".
 std::string to_string(StatsKind kind);
 std::string to_string(ActSites act_sites);
 std::string to_string(BitRounding rounding);
 std::string to_string(Prior prior);
 std::string to_string(WeightMethod method);
+std::string to_string(ArithChoice arith);
 // "no", "laplace", "gaus", "mse", "entropy", "<N>std" with N the shortest text of n_std ("2.5std"), or
 // "percentile:<P>" ("percentile:99.99").
 std::string to_string(const Clipping& clipping);

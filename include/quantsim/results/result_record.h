@@ -16,6 +16,15 @@
 
 namespace quantsim {
 
+// The gap summary of an --arith int line ("arith_gap"; docs/QUANTIZATION.md, section 16), as counts so that shards
+// merge exactly: the shares a line also writes are these counts' quotients.
+struct ArithGapSummary {
+  int64_t codes_compared = 0;       // site codes compared between the integer and the float path
+  int64_t codes_differing = 0;      // of them, codes that differ
+  int64_t max_step_difference = 0;  // largest |q_int - q_float| at any site, in steps
+  int64_t top1_differs = 0;         // images whose top-1 class differs between the two paths
+};
+
 // A results line as its readers understand it: the fields that merge, report, gate and sweep interpret, typed, and
 // what they do not interpret (model, device, fields of newer versions, ...) kept as it was, so that to_json gives
 // the line back and merge writes its merged line through this type.
@@ -40,6 +49,14 @@ struct ResultRecord {
   // when not measured.
   std::optional<std::vector<int64_t>> stability_top1_correct;
   int stability_ulps = 0;
+  // --arith int: "arith": "int" (top1/top5 above are the integer path's), the float path's scores on the same
+  // images and the gap summary. Empty / absent for float runs ("arith" absent or "float").
+  std::string arith;
+  std::optional<double> float_top1;  // percent
+  std::optional<double> float_top5;
+  std::optional<int64_t> float_top1_correct;
+  std::optional<int64_t> float_top5_correct;
+  std::optional<ArithGapSummary> arith_gap;
   std::optional<std::map<std::string, double>> times;  // seconds per phase ("evaluate_s", ...)
   std::optional<double> images_per_second;
   std::optional<int64_t> merged_from;       // the number of shards a merged line sums

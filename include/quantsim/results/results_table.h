@@ -26,10 +26,11 @@ std::string method_label(const ResultRecord& record);
 // The same of a line as JSON that has not been through ResultRecord (defaults as ResultRecord reads them).
 std::string method_label(const nlohmann::json& record);
 
-// What a cell shows beside top-1 (`quant-sim report --ci --stability`; docs/QUANTIZATION.md, section 15).
+// What a cell shows beside top-1 (`quant-sim report --ci --stability --arith`; docs/QUANTIZATION.md, section 15).
 struct TableOptions {
   bool ci = false;         // " [lo, hi]": the 95% Wilson interval, from the line's counts (none without them)
   bool stability = false;  // " (stability min-max)": top-1 over the --stability reruns, where measured
+  bool arith = false;      // " (float X)": an --arith int run's float-path top-1 on the same images
 };
 
 // The table of `lines`; when a method ran more than once on a column the last line wins. An FP32

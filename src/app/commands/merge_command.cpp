@@ -1,5 +1,6 @@
 #include "quantsim/app/commands/merge_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -38,7 +39,9 @@ const T& given(const std::optional<T>& value, const ResultLine& line, const std:
 // What identifies a run across its shards. The shard's own K, and the per-shard output files, may differ.
 std::string run_key(const ResultLine& line, const std::string& path, const Shard& shard) {
   nlohmann::json config = line.fields.config;
-  for (const char* per_shard : {"shard", "results", "save_logits", "layer_report"}) config.erase(per_shard);
+  for (const char* per_shard : {"shard", "results", "save_logits", "layer_report", "arith_report"}) {
+    config.erase(per_shard);
+  }
   const nlohmann::json key = {{"config", config},
                               {"model_sha256", given(line.fields.model_sha256, line, path, "model_sha256")},
                               {"data", given(line.fields.data, line, path, "data")},
@@ -153,6 +156,35 @@ std::optional<std::vector<int64_t>> merged_stability(const std::vector<ShardLine
   return sums;
 }
 
+// --arith int (docs/QUANTIZATION.md, section 16): the float path's hits add up like the integer path's, and so do
+// the gap's counts (its largest step difference is the largest of any shard). Every shard must have them: a shard
+// without would leave the merged float top-1 covering part of the images.
+void merge_arith(ResultRecord& merged, const std::vector<ShardLine>& shards, const std::string& path) {
+  if (merged.arith != "int") return;
+  for (const ShardLine& s : shards) {
+    if (s.line->fields.arith != "int") {
+      throw UserError(fmt::format("{}:{}: a shard of an --arith int run without \"arith\": \"int\"", path,
+                                  s.line->line_number));
+    }
+  }
+  const int64_t images = *merged.images;
+  const int64_t top1 = sum_counts(shards, path, "float_top1_correct", &ResultRecord::float_top1_correct);
+  const int64_t top5 = sum_counts(shards, path, "float_top5_correct", &ResultRecord::float_top5_correct);
+  merged.float_top1_correct = top1;
+  merged.float_top5_correct = top5;
+  merged.float_top1 = percent(top1, images);
+  merged.float_top5 = percent(top5, images);
+  ArithGapSummary gap;
+  for (const ShardLine& s : shards) {
+    const ArithGapSummary& part = given(s.line->fields.arith_gap, *s.line, path, "arith_gap");
+    gap.codes_compared += part.codes_compared;
+    gap.codes_differing += part.codes_differing;
+    gap.top1_differs += part.top1_differs;
+    gap.max_step_difference = std::max(gap.max_step_difference, part.max_step_difference);
+  }
+  merged.arith_gap = gap;
+}
+
 // The first shard's line with the counts, percentages and times of all of them.
 ResultRecord merged_record(const std::vector<ShardLine>& shards, const std::string& path) {
   ResultRecord merged = shards.front().line->fields;
@@ -169,6 +201,7 @@ ResultRecord merged_record(const std::vector<ShardLine>& shards, const std::stri
   merged.top5_ci95 = wilson_interval_percent(top5, images);
   merged.per_image = merged_per_image(shards, path);
   merged.stability_top1_correct = merged_stability(shards, &merged.stability_ulps);
+  merge_arith(merged, shards, path);
   // A first shard with bad_images, even a null one (kept in other_fields), asks every shard for its count.
   if (merged.bad_images || merged.other_fields.contains("bad_images")) {
     merged.bad_images = sum_counts(shards, path, "bad_images", &ResultRecord::bad_images);
