@@ -1,0 +1,258 @@
+#include "quantsim/quant/integer_layer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "common/affine_quantizer.h"
+#include "quantsim/core/errors.h"
+
+namespace quantsim {
+namespace {
+
+constexpr double kInt32Max = static_cast<double>(std::numeric_limits<int32_t>::max());
+
+int bits_of_levels(int64_t levels) {
+  int bits = 0;
+  while ((int64_t{1} << bits) < levels) ++bits;
+  return bits;
+}
+
+// The largest |q - z| of codes in [0, max_code] around zero point z.
+int64_t max_centered(int64_t zero_point, int64_t max_code) { return std::max(zero_point, max_code - zero_point); }
+
+}  // namespace
+
+ActivationCodes activation_codes(const QuantParams& params) {
+  if (params.per_channel) {
+    throw UserError("per-channel activation ranges have no integer form (one scale and zero point per tensor)");
+  }
+  if (params.bits < kernels::kMinQuantBits || params.bits > kernels::kMaxQuantBits) {
+    throw UserError(
+        fmt::format("the activation is not quantized ({} bits); integer arithmetic needs codes", params.bits));
+  }
+  // The fake quantizer's parameters: the range narrowed to float32, then kernels::make_affine_quant_params, as
+  // fake_quant_per_tensor computes them (apply_quant_params -> fake_quant_detail::per_tensor_params).
+  const auto lo = static_cast<float>(params.range.lo);
+  const auto hi = static_cast<float>(params.range.hi);
+  const float width = std::max(hi, 0.0f) - std::min(lo, 0.0f);
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(width)) {
+    throw UserError(fmt::format("the activation range [{}, {}] is not finite in float32", lo, hi));
+  }
+  const kernels::AffineQuantParams p = kernels::make_affine_quant_params(lo, hi, params.bits);
+  if (p.scale == 0.0f) {
+    throw UserError(fmt::format("the activation range [{}, {}] is empty: the fake quantizer passes it through "
+                                "unchanged and integer hardware has no code for it",
+                                lo, hi));
+  }
+  return ActivationCodes{p.scale, static_cast<int32_t>(p.zero_point), params.bits};
+}
+
+at::Tensor quantize_to_codes(const at::Tensor& x, const ActivationCodes& codes) {
+  if (x.scalar_type() != at::kFloat) throw std::invalid_argument("quantize_to_codes: x must be float32");
+  if (codes.scale <= 0.0f || codes.bits < 1 || codes.bits > kernels::kMaxQuantBits) {
+    throw std::invalid_argument("quantize_to_codes: codes without a scale or bits");
+  }
+  const at::Tensor src = x.contiguous();
+  at::Tensor out = at::empty(src.sizes(), src.options().dtype(at::kInt));
+  const kernels::AffineQuantParams p{codes.scale, static_cast<float>(codes.zero_point),
+                                     static_cast<float>(codes.max_code())};
+  const float* in = src.data_ptr<float>();
+  int32_t* q = out.data_ptr<int32_t>();
+  std::atomic<bool> saw_nan{false};
+  at::parallel_for(0, src.numel(), 32768, [&](int64_t begin, int64_t end) {
+    bool nan = false;
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = in[i];
+      nan |= v != v;
+      // The very float32 operations of kernels::fake_quant_value, stopping before the dequantization.
+      float c = kernels::round_half_even(kernels::divide_ieee(v, p.scale)) + p.zero_point;
+      c = c < 0.0f ? 0.0f : c;
+      c = c > p.q_max ? p.q_max : c;
+      q[i] = nan ? 0 : static_cast<int32_t>(c);
+    }
+    if (nan) saw_nan = true;
+  });
+  if (saw_nan) throw UserError("the tensor holds NaN, which has no integer code");
+  return out;
+}
+
+IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, const ActivationCodes& input) {
+  const auto refuse = [&](const std::string& why) {
+    return UserError(fmt::format("layer '{}': no integer form: {}", layer.name, why));
+  };
+  if (weight.bits == 0 || !weight.grid_weight.defined() || weight.grid.step.empty()) {
+    throw refuse("its weight is left float (no bits)");
+  }
+  if (layer.transposed) throw refuse("a transposed convolution is not supported");
+  if (input.scale <= 0.0f || input.bits < 1) throw refuse("its input has no activation codes");
+  if (!weight.weight.defined() || !weight.weight.sizes().equals(weight.grid_weight.sizes()) ||
+      !at::equal(weight.weight.to(at::kFloat), weight.grid_weight)) {
+    throw refuse("the weight it computes with is not on its quantization grid (weight corrections -bcw/-vcw move it "
+                 "off the grid)");
+  }
+  const at::Tensor grid_weight = weight.grid_weight.to(at::kFloat).contiguous();
+  const int64_t out_channels = grid_weight.size(0);
+  const size_t entries = weight.grid.step.size();
+  if ((entries != 1 && static_cast<int64_t>(entries) != out_channels) || weight.grid.offset.size() != entries ||
+      weight.grid.levels.size() != entries) {
+    throw refuse(fmt::format("its grid has {} entries for {} output channels", entries, out_channels));
+  }
+
+  IntegerLayer result;
+  result.index = layer.index;
+  result.name = layer.name;
+  result.kind = layer.kind;
+  result.groups = layer.groups;
+  result.input = input;
+  if (layer.kind == LayerKind::kConv) {
+    const auto spatial = static_cast<size_t>(grid_weight.dim() - 2);
+    if (grid_weight.dim() < 3 || layer.stride.size() != spatial || layer.padding.size() != spatial ||
+        layer.dilation.size() != spatial) {
+      throw refuse("its convolution geometry (stride, padding, dilation) is not a constant integer list");
+    }
+    result.stride = layer.stride;
+    result.padding = layer.padding;
+    result.dilation = layer.dilation;
+  } else if (grid_weight.dim() != 2) {
+    throw refuse("a linear weight must have two dimensions");
+  }
+
+  // A channel with step 0 was left unchanged by the quantizer because its range is empty: all its weights are 0.
+  // Its codes and zero point are 0; its scale is the layer's largest step (1 if none) so that its bias, which alone
+  // makes its output, is held at a resolution comparable to the other channels' (a scale of 0 would have none).
+  float largest_step = 0.0f;
+  for (float step : weight.grid.step) largest_step = std::max(largest_step, step);
+  if (largest_step == 0.0f) largest_step = 1.0f;
+
+  const int64_t per_channel = out_channels == 0 ? 0 : grid_weight.numel() / out_channels;  // K
+  result.weight_codes = at::empty(grid_weight.sizes(), grid_weight.options().dtype(at::kInt));
+  const float* w = grid_weight.data_ptr<float>();
+  int32_t* codes = result.weight_codes.data_ptr<int32_t>();
+  for (int64_t c = 0; c < out_channels; ++c) {
+    const size_t e = entries == 1 ? 0 : static_cast<size_t>(c);
+    const float step = weight.grid.step[e];
+    const int64_t levels = weight.grid.levels[e];
+    const int bits = bits_of_levels(levels);
+    result.weight_bits.push_back(bits);
+    if (step == 0.0f) {
+      for (int64_t i = 0; i < per_channel; ++i) {
+        if (w[c * per_channel + i] != 0.0f)
+          throw refuse(fmt::format("output channel {} has step 0 but is not all zeros", c));
+        codes[c * per_channel + i] = 0;
+      }
+      result.weight_zero_points.push_back(0);
+      result.weight_scales.push_back(static_cast<double>(largest_step));
+      continue;
+    }
+    const auto z = static_cast<int32_t>(std::nearbyint(-static_cast<double>(weight.grid.offset[e]) / step));
+    for (int64_t i = 0; i < per_channel; ++i) {
+      const float value = w[c * per_channel + i];
+      const double k = std::nearbyint(static_cast<double>(value) / step) + z;
+      // The code must give back the grid weight exactly as the fake quantizer computed it: (k - z) * step in float32.
+      if (!(k >= 0 && k < static_cast<double>(levels)) || static_cast<float>(k - z) * step != value) {
+        throw refuse(fmt::format("weight {} of output channel {} ({}) is not on its grid", i, c, value));
+      }
+      codes[c * per_channel + i] = static_cast<int32_t>(k);
+    }
+    result.weight_zero_points.push_back(z);
+    result.weight_scales.push_back(static_cast<double>(step));
+  }
+
+  const int64_t max_x = max_centered(input.zero_point, input.max_code());
+  const at::Tensor bias = layer.bias.defined() ? layer.bias.to(at::kDouble).contiguous() : at::Tensor();
+  if (bias.defined() && bias.numel() != out_channels) {
+    throw refuse(fmt::format("its bias has {} entries for {} output channels", bias.numel(), out_channels));
+  }
+  for (int64_t c = 0; c < out_channels; ++c) {
+    // Both factors are float32 values: their product is exact in double.
+    const double acc_scale = static_cast<double>(input.scale) * result.weight_scales[static_cast<size_t>(c)];
+    result.accumulator_scales.push_back(acc_scale);
+    double b = 0.0;
+    if (bias.defined()) {
+      b = std::nearbyint(bias.data_ptr<double>()[c] / acc_scale);
+      if (!std::isfinite(b) || std::abs(b) > kInt32Max) {
+        throw refuse(fmt::format("the bias of output channel {} ({}) at scale {:g} does not fit in int32", c,
+                                 bias.data_ptr<double>()[c], acc_scale));
+      }
+    }
+    result.bias.push_back(static_cast<int32_t>(b));
+    // The largest accumulator any input codes can produce, bias included (the int32 sum must never wrap).
+    const int64_t max_w = max_centered(result.weight_zero_points[static_cast<size_t>(c)],
+                                       (int64_t{1} << result.weight_bits[static_cast<size_t>(c)]) - 1);
+    const double bound = static_cast<double>(per_channel) * static_cast<double>(max_x) * static_cast<double>(max_w);
+    if (bound + std::abs(b) > kInt32Max) {
+      throw refuse(fmt::format("its accumulator may overflow int32 in output channel {} ({} products of up to {} x {} "
+                               "plus a bias of {})",
+                               c, per_channel, max_x, max_w, static_cast<int64_t>(b)));
+    }
+  }
+  return result;
+}
+
+// The engine: ATen's float64 convolution / linear on the centered codes (q - z). Exact: every product and every
+// partial sum, in whatever order the backend adds them, is an integer of magnitude at most K * max|q_x - z_x| *
+// max|q_w - z_w| <= 2^31 (integer_layer refuses anything larger), far inside float64's 2^53 of exact integers.
+// Zero padding of the centered input is padding with the input's zero point. Measured against gemmlowp's GEMM on the
+// same layers in bench/bench_integer_layer.cpp.
+at::Tensor accumulate(const IntegerLayer& layer, const at::Tensor& input_codes) {
+  if (input_codes.scalar_type() != at::kInt) throw std::invalid_argument("accumulate: input codes must be int32");
+  const at::Tensor x = input_codes.to(at::kDouble).sub_(static_cast<double>(layer.input.zero_point));
+  const int64_t out_channels = layer.weight_codes.size(0);
+  std::vector<double> zero_points(layer.weight_zero_points.begin(), layer.weight_zero_points.end());
+  std::vector<int64_t> column_shape(static_cast<size_t>(layer.weight_codes.dim()), 1);
+  column_shape[0] = out_channels;
+  const at::Tensor w_zero = at::tensor(zero_points, at::TensorOptions().dtype(at::kDouble)).view(column_shape);
+  const at::Tensor w = layer.weight_codes.to(at::kDouble).sub_(w_zero);
+  std::vector<double> bias_values(layer.bias.begin(), layer.bias.end());
+  const at::Tensor bias = at::tensor(bias_values, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor acc;
+  if (layer.kind == LayerKind::kLinear) {
+    acc = at::linear(x, w, bias);
+  } else {
+    acc = at::convolution(x, w, bias, layer.stride, layer.padding, layer.dilation, /*transposed=*/false,
+                          /*output_padding=*/std::vector<int64_t>(layer.stride.size(), 0), layer.groups);
+  }
+  return acc.to(at::kInt);
+}
+
+at::Tensor requantize_accumulators(const at::Tensor& accumulators, const std::vector<double>& scales,
+                                   const ActivationCodes& out, int32_t clamp_lo, int32_t clamp_hi) {
+  if (accumulators.scalar_type() != at::kInt) {
+    throw std::invalid_argument("requantize_accumulators: accumulators must be int32");
+  }
+  if (!(0 <= clamp_lo && clamp_lo <= clamp_hi && clamp_hi <= out.max_code())) {
+    throw std::invalid_argument(
+        fmt::format("requantize_accumulators: clamp [{}, {}] outside [0, {}]", clamp_lo, clamp_hi, out.max_code()));
+  }
+  std::vector<FixedPointMultiplier> multipliers;
+  for (double scale : scales) {
+    try {
+      multipliers.push_back(quantize_multiplier(scale / static_cast<double>(out.scale)));
+    } catch (const std::invalid_argument&) {
+      throw UserError(fmt::format("the accumulator scale {:g} over the output scale {:g} has no fixed-point "
+                                  "multiplier (its exponent is outside [-31, 30])",
+                                  scale, out.scale));
+    }
+  }
+  at::Tensor result = multiply_by_quantized_multiplier(accumulators, multipliers, 1);
+  // + zero point, then the clamp (gemmlowp: result_offset_after_shift, OutputStageClamp). The sum is taken in 64 bits
+  // so that a saturated product cannot wrap before the clamp.
+  int32_t* data = result.data_ptr<int32_t>();
+  const int64_t zero_point = out.zero_point;
+  at::parallel_for(0, result.numel(), 65536, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t v = data[i] + zero_point;
+      data[i] = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(v, clamp_lo), clamp_hi));
+    }
+  });
+  return result;
+}
+
+}  // namespace quantsim
