@@ -15,6 +15,10 @@
 namespace quantsim {
 namespace {
 
+std::string shape_text(const at::Tensor& t) {
+  return fmt::format("[{}]", fmt::join(t.sizes().begin(), t.sizes().end(), ", "));
+}
+
 // Rows of a site tensor: its images (a 0-d tensor counts as one).
 int64_t rows_of(const at::Tensor& t) { return t.dim() == 0 ? 1 : t.size(0); }
 
@@ -59,7 +63,7 @@ class SiteCodeComparer : public IntegerCodeObserver {
     if (!float_codes.defined() || site_id < 0) return;  // the float path did not quantize it: nothing to compare
     if (float_codes.sizes() != codes.sizes()) {
       throw UserError(fmt::format("--arith int: site {} has shape {} on the integer path and {} on the float path",
-                                  site_id, codes.sizes(), float_codes.sizes()));
+                                  site_id, shape_text(codes), shape_text(float_codes)));
     }
     const auto id = static_cast<size_t>(site_id);
     if (gap_.sites.size() <= id) gap_.sites.resize(id + 1);
@@ -95,7 +99,7 @@ void SiteCodeGap::add(const at::Tensor& integer_codes, const at::Tensor& float_c
 void LogitGap::add(const at::Tensor& integer_logits, const at::Tensor& float_logits) {
   if (integer_logits.sizes() != float_logits.sizes() || integer_logits.dim() != 2) {
     throw UserError(fmt::format("--arith int: the integer path's logits have shape {}, the float path's {}",
-                                integer_logits.sizes(), float_logits.sizes()));
+                                shape_text(integer_logits), shape_text(float_logits)));
   }
   if (integer_logits.numel() == 0) return;
   const at::Tensor i = integer_logits.to(at::kCPU, at::kDouble);
