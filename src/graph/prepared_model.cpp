@@ -13,6 +13,7 @@
 
 #include "graph_export.h"
 #include "graph_preparation.h"
+#include "integer_interpreter.h"
 #include "layer_discovery.h"
 #include "node_naming.h"
 #include "op_rule.h"
@@ -176,6 +177,22 @@ at::Tensor PreparedModel::forward(const at::Tensor& input) const {
   std::lock_guard<std::mutex> lock(impl_->output_mutex);
   impl_->output_path = std::move(selected.path);
   return selected.logits;
+}
+
+at::Tensor PreparedModel::forward_integer(const at::Tensor& input, const IntegerProgram& program,
+                                          IntegerCodeObserver* observer) const {
+  graph::IntegerGraph graph;
+  graph.graph = impl_->frozen.graph.get();
+  for (const graph::LayerNode& node : impl_->layer_nodes) {
+    graph.layer_of[node.node] = node.layer.index;
+    graph.layer_names.push_back(node.layer.name);
+  }
+  graph.sites = &impl_->sites;
+  graph.model_path = impl_->path;
+  const graph::TupleOutputWarningFilter quiet;
+  const c10::IValue output = graph::run_integer_graph(graph, {impl_->frozen.module._ivalue(), input}, program,
+                                                      observer);
+  return graph::select_logits(output, impl_->options.output, impl_->path).logits;
 }
 
 void PreparedModel::save_fake_quantized(const std::string& path,
