@@ -163,16 +163,15 @@ void prepare_integer_path(QuantizedPipeline& pipeline, const at::Tensor& probe) 
     ScopedSiteHandler scope(*pipeline.quantizer);
     pipeline.model.forward(probe.to(pipeline.model.device()));
   }
-  pipeline.program = std::make_unique<IntegerProgram>(
-      build_integer_program(pipeline.model, pipeline.weights, *pipeline.quantizer));
+  pipeline.program =
+      std::make_unique<IntegerProgram>(build_integer_program(pipeline.model, pipeline.weights, *pipeline.quantizer));
   pipeline.arith = std::make_shared<ArithComparison>(pipeline.model, *pipeline.quantizer, *pipeline.program);
 }
 
 RunnableModel quantized_model(const Config& config, const ModelFile& model, const std::string& device,
                               const at::Tensor& probe) {
   const auto start = Clock::now();
-  auto pipeline = std::make_shared<QuantizedPipeline>(
-      QuantizedPipeline{
+  auto pipeline = std::make_shared<QuantizedPipeline>(QuantizedPipeline{
       PreparedModel::load(model.path, prepare_options(config)), nullptr, nullptr, {}, nullptr, nullptr, nullptr});
   pipeline->model.to(torch::Device(device));
   if (config.cross_layer_equalization) report_equalization(pipeline->model);
@@ -374,14 +373,13 @@ int run_evaluation(const Config& config) {
   check_bad_images(*loader, config.max_bad_image_share);
   if (result.accuracy.images() == 0) throw UserError(fmt::format("{}: no image could be evaluated", dataset.root));
 
-  std::printf(
-      "%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
-      quantized ? fmt::format(" ({} ranges, act-sites {}{})", runnable.mode, to_string(config.act_sites),
-                              runnable.arith ? ", integer arithmetic" : "")
-                      .c_str()
-                : "",
-      result.accuracy.top1_percent(), result.accuracy.top5_percent(), static_cast<long long>(result.accuracy.images()),
-      result.images_per_second());
+  std::printf("%s%s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %.1f images/s)\n", precision_label(config).c_str(),
+              quantized ? fmt::format(" ({} ranges, act-sites {}{})", runnable.mode, to_string(config.act_sites),
+                                      runnable.arith ? ", integer arithmetic" : "")
+                              .c_str()
+                        : "",
+              result.accuracy.top1_percent(), result.accuracy.top5_percent(),
+              static_cast<long long>(result.accuracy.images()), result.images_per_second());
   if (runnable.arith) {
     const ArithComparison& arith = *runnable.arith;
     std::printf("float path on the same images: top-1 %.2f%%  top-5 %.2f%%; integer vs float: %.4g%% of codes "

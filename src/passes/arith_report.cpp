@@ -60,7 +60,7 @@ std::vector<nlohmann::ordered_json> arith_report_rows(const std::vector<Site>& s
     const SiteCodeGap& site = gap.sites.at(static_cast<size_t>(id));
     nlohmann::ordered_json row = empty_row();
     row["tensor"] = id >= 0 && id < static_cast<int64_t>(sites.size()) ? sites[static_cast<size_t>(id)].name
-                                                                         : fmt::format("site {}", id);
+                                                                       : fmt::format("site {}", id);
     row["kind"] = "site";
     row["elements"] = site.elements;
     row["differing_share"] = site.differing_share();
@@ -99,12 +99,8 @@ nlohmann::ordered_json arith_report_json(const ArithReportHeader& header, const 
                                          const ArithGap& gap) {
   nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
   for (nlohmann::ordered_json& row : arith_report_rows(sites, gap)) tensors.push_back(std::move(row));
-  return {{"model", header.model},
-          {"model_sha256", header.model_sha256},
-          {"precision", header.precision},
-          {"images", gap.logits.images},
-          {"float_logits_std", gap.logits.float_std()},
-          {"tensors", std::move(tensors)}};
+  return {{"model", header.model},       {"model_sha256", header.model_sha256},        {"precision", header.precision},
+          {"images", gap.logits.images}, {"float_logits_std", gap.logits.float_std()}, {"tensors", std::move(tensors)}};
 }
 
 void write_arith_report(const std::string& path, const ArithReportHeader& header, const std::vector<Site>& sites,

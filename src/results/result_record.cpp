@@ -283,7 +283,8 @@ void check_arith(ResultRecord& r, const json& record, const std::string& where) 
            fmt::format("{} is more than codes_compared ({})", summary.codes_differing, summary.codes_compared));
   }
   if (r.images && summary.top1_differs > *r.images) {
-    refuse(where, "arith_gap.top1_differs", fmt::format("{} is more than images ({})", summary.top1_differs, *r.images));
+    refuse(where, "arith_gap.top1_differs",
+           fmt::format("{} is more than images ({})", summary.top1_differs, *r.images));
   }
   check_share(*gap, "codes_differing_share", summary.codes_differing, summary.codes_compared, "arith_gap", where);
   if (r.images) check_share(*gap, "top1_differs_share", summary.top1_differs, *r.images, "arith_gap", where);

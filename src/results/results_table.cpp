@@ -157,9 +157,8 @@ std::string label_of(const std::string& precision, const std::string& mode, cons
                                                                                     : "";
   // --arith int: the integer path's top-1, never in the cell of the same method's float run.
   const auto arith_field = config.find("arith");  // absent in older lines
-  const std::string arith = arith_field != config.end() && arith_field->is_string() && *arith_field == "int"
-                                ? " --arith int"
-                                : "";
+  const std::string arith =
+      arith_field != config.end() && arith_field->is_string() && *arith_field == "int" ? " --arith int" : "";
   if (!named.empty()) return precision + " " + named + arith + (dynamic ? " [dynamic]" : "");
   std::vector<std::string> flags;
   for (const auto& [key, flag] : kMethodFlags) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "quantsim/core/atomic_file.h"
+#include "quantsim/core/errors.h"
 #include "quantsim/results/result_record.h"
 #include "quantsim/results/results_file.h"
 #include "support/cli_runner.h"
@@ -103,8 +104,8 @@ TEST_F(ArithCli, ConfigurationsWithoutIntegerFormRefused) {
   EXPECT_TRUE(one_line_error(run("--qtype int8 --act-sites inputs --arith int"), "-sm no computes each batch's"));
   EXPECT_TRUE(one_line_error(run(kDeploy + "-pcq_a -baa --arith int"), "flags --arith int and -baa do not combine"));
   EXPECT_TRUE(one_line_error(run(kDeploy + "--stability 2 --arith int"), "--stability do not combine"));
-  EXPECT_TRUE(one_line_error(run(kDeploy + "--layer-report " + dir_ + "/l.csv --arith int"),
-                             "--layer-report do not combine"));
+  EXPECT_TRUE(
+      one_line_error(run(kDeploy + "--layer-report " + dir_ + "/l.csv --arith int"), "--layer-report do not combine"));
 }
 
 TEST_F(ArithCli, ModelDependentRefusalsNameTheLayerOrSite) {
@@ -117,12 +118,12 @@ TEST_F(ArithCli, ModelDependentRefusalsNameTheLayerOrSite) {
   EXPECT_TRUE(one_line_error(per_channel, "gets a scale per channel (-pcq_a)"));
   EXPECT_TRUE(one_line_error(per_channel, "site 'input'"));  // the image is the first site
   for (const char* correction : {"-bcw", "-vcw"}) {
-    EXPECT_TRUE(one_line_error(run("--act-sites inputs -sm use --qtype int8 -qw int3 --arith int " +
-                                   std::string(correction)),
-                               "layer 'conv2d_0' computes with weights off their integer grid"));
+    EXPECT_TRUE(
+        one_line_error(run("--act-sites inputs -sm use --qtype int8 -qw int3 --arith int " + std::string(correction)),
+                       "layer 'conv2d_0' computes with weights off their integer grid"));
   }
-  EXPECT_TRUE(one_line_error(run(kDeploy + "--first-last-bits f32 --arith int"),
-                             "layer 'conv2d_0' keeps float weights"));
+  EXPECT_TRUE(
+      one_line_error(run(kDeploy + "--first-last-bits f32 --arith int"), "layer 'conv2d_0' keeps float weights"));
 }
 
 TEST_F(ArithCli, EmptyRangeNamesTheSite) {
@@ -214,10 +215,10 @@ TEST_F(ArithCli, ReportShowsIntegerRunsApartAndMergeSumsTheFloatPath) {
 }
 
 TEST(ArithResultRecord, ImpossibleFieldsRefused) {
-  const nlohmann::json base = {{"model_name", "m"},     {"precision", "W8A8"},    {"top1", 50.0},
-                               {"top1_correct", 5},     {"images", 10},           {"config", nlohmann::json::object()},
-                               {"arith", "int"},        {"float_top1", 60.0},     {"float_top1_correct", 6},
-                               {"float_top5", 90.0},    {"float_top5_correct", 9}};
+  const nlohmann::json base = {{"model_name", "m"},  {"precision", "W8A8"},    {"top1", 50.0},
+                               {"top1_correct", 5},  {"images", 10},           {"config", nlohmann::json::object()},
+                               {"arith", "int"},     {"float_top1", 60.0},     {"float_top1_correct", 6},
+                               {"float_top5", 90.0}, {"float_top5_correct", 9}};
   EXPECT_NO_THROW(ResultRecord::from_json(base, "f:1"));
   const ResultRecord record = ResultRecord::from_json(base, "f:1");
   EXPECT_EQ(record.arith, "int");
@@ -233,12 +234,14 @@ TEST(ArithResultRecord, ImpossibleFieldsRefused) {
     return false;
   };
   EXPECT_TRUE(refused("arith", "integer"));
-  EXPECT_TRUE(refused("float_top1_correct", 11));                 // more than images
-  EXPECT_TRUE(refused("float_top1", 61.0));                       // not its count's percentage
-  EXPECT_TRUE(refused("float_top5_correct", 4));                  // fewer than top-1 hits
-  EXPECT_TRUE(refused("arith_gap", {{"codes_compared", 3}}));     // counts missing
-  EXPECT_TRUE(refused("arith_gap", {{"codes_compared", 3}, {"codes_differing", 4}, {"max_step_difference", 1},
-                                    {"top1_differs", 0}}));       // more differing than compared
+  EXPECT_TRUE(refused("float_top1_correct", 11));              // more than images
+  EXPECT_TRUE(refused("float_top1", 61.0));                    // not its count's percentage
+  EXPECT_TRUE(refused("float_top5_correct", 4));               // fewer than top-1 hits
+  EXPECT_TRUE(refused("arith_gap", {{"codes_compared", 3}}));  // counts missing
+  EXPECT_TRUE(refused("arith_gap", {{"codes_compared", 3},
+                                    {"codes_differing", 4},
+                                    {"max_step_difference", 1},
+                                    {"top1_differs", 0}}));  // more differing than compared
   nlohmann::json float_line = base;
   float_line.erase("arith");
   EXPECT_THROW(ResultRecord::from_json(float_line, "f:1"), UserError);  // float_top1 without arith int

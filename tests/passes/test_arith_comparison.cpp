@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -119,7 +120,8 @@ ArithGap small_gap() {
   gap.sites[1].add(ints({1, 2, 3, 4}, {2, 2}), ints({1, 2, 3, 5}, {2, 2}));
   gap.sites[0].add(ints({1, 2, 3, 4}, {2, 2}), ints({1, 2, 3, 4}, {2, 2}));
   gap.order = {1, 0};  // the order forward_integer reported them
-  gap.logits.add(at::tensor({1.0f, 2.0f, 2.5f, 0.0f}).reshape({2, 2}), at::tensor({1.0f, 2.0f, 3.0f, 0.0f}).reshape({2, 2}));
+  gap.logits.add(at::tensor({1.0f, 2.0f, 2.5f, 0.0f}).reshape({2, 2}),
+                 at::tensor({1.0f, 2.0f, 3.0f, 0.0f}).reshape({2, 2}));
   return gap;
 }
 
@@ -152,7 +154,7 @@ TEST(ArithReport, RowsInGraphOrderThenLogits) {
 }
 
 TEST(ArithReport, CsvAndJsonWrittenByExtension) {
-  const std::string dir = testing::fresh_temp_dir("arith_report");
+  const std::string dir = quantsim::testing::fresh_temp_dir("arith_report");
   write_arith_report(dir + "/r.csv", {"m", "abc", "W8A8"}, two_sites(), small_gap());
   const std::string csv = read_file(dir + "/r.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')),

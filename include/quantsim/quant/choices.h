@@ -19,8 +19,8 @@ enum class BitRounding { kRound, kCeil };   // -bam
 enum class Prior { kLaplace, kGauss };      // -bap and the ACIQ prior
 // --weight-method: round to nearest, GPFQ or AdaRound (docs/QUANTIZATION.md, sections 12 and 13)
 enum class WeightMethod { kRtn, kGpfq, kAdaround };
-// --arith: float32 fake quantization, or the network on integer codes as integer hardware runs it (docs/QUANTIZATION.md,
-// section 16).
+// --arith: float32 fake quantization, or the network on integer codes as integer hardware runs it
+// (docs/QUANTIZATION.md, section 16).
 enum class ArithChoice { kFloat, kInt };
 
 // -c/--clipping: none, ACIQ under a prior, N standard deviations, or a histogram method (mse, percentile:P,

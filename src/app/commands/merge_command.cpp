@@ -163,8 +163,8 @@ void merge_arith(ResultRecord& merged, const std::vector<ShardLine>& shards, con
   if (merged.arith != "int") return;
   for (const ShardLine& s : shards) {
     if (s.line->fields.arith != "int") {
-      throw UserError(fmt::format("{}:{}: a shard of an --arith int run without \"arith\": \"int\"", path,
-                                  s.line->line_number));
+      throw UserError(
+          fmt::format("{}:{}: a shard of an --arith int run without \"arith\": \"int\"", path, s.line->line_number));
     }
   }
   const int64_t images = *merged.images;
