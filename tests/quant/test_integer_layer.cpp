@@ -229,23 +229,31 @@ TEST(IntegerLayer, AccumulateEqualsNaiveLoop) {
   }
 }
 
-TEST(IntegerLayer, AccumulateIsExactAtTheInt32Edge) {
-  // Every product at its extreme: K * 255 * 255 close to 2^31 would lose integers in float32 but not in the engine.
-  const int64_t k = 33000;  // 33000 * 255 * 255 = 2.146e9 < 2^31 - 1
-  at::Tensor w = at::full({2, k}, 1.0f);
-  w[1].fill_(-1.0f);
-  w[0][0] = 0.0f;  // channel 0 on [0, 1]: zero point 0; channel 1 on [-1, 0]: zero point 255
-  w[1][0] = 0.0f;
-  Layer layer = make_layer(LayerKind::kLinear, w);
-  layer.bias = at::Tensor();
-  const QuantizedWeight q = testing::quantize_weight_with_bits(w, {8}, false);
-  const ActivationCodes input = activation_codes(tensor_params(0.0, 1.0, 8));
-  const IntegerLayer il = integer_layer(layer, q, input);
-  at::Tensor codes = at::full({1, k}, 255, at::kInt);
-  codes[0][1] = 254;
-  const at::Tensor acc = accumulate(il, codes);
-  EXPECT_TRUE(at::equal(acc.to(at::kLong), testing::naive_accumulate(il, codes)));
-  EXPECT_EQ(acc[0][0].item<int64_t>(), (k - 2) * 255 * 255 + 254 * 255);
+TEST(IntegerLayer, AccumulateIsExactAtTheEdgesOfEveryEnginePath) {
+  // Every product at its extreme. K * 255 * 255 close to 2^31 (float32 passes on weight digits of 1 bit), 4-bit weights
+  // over K * 255 > 2^24 (the float64 path), a K whose products need two digits, and one whose need a single pass.
+  struct Case {
+    int64_t k;
+    int weight_bits;
+  };
+  for (const Case c : {Case{33000, 8}, Case{66000, 4}, Case{2000, 8}, Case{60, 8}}) {
+    at::Tensor w = at::full({2, c.k}, 1.0f);
+    w[1].fill_(-1.0f);
+    w[0][0] = 0.0f;  // channel 0 on [0, 1]: zero point 0; channel 1 on [-1, 0]: zero point 2^b - 1
+    w[1][0] = 0.0f;
+    Layer layer = make_layer(LayerKind::kLinear, w);
+    layer.bias = at::tensor({-3.0, 2.0}) * 1e-3;
+    const QuantizedWeight q = testing::quantize_weight_with_bits(w, {c.weight_bits}, false);
+    const ActivationCodes input = activation_codes(tensor_params(0.0, 1.0, 8));
+    const IntegerLayer il = integer_layer(layer, q, input);
+    at::Tensor codes = at::full({2, c.k}, 255, at::kInt);
+    codes[0][1] = 254;
+    codes[1] = testing::random_codes({c.k}, 255);
+    const at::Tensor acc = accumulate(il, codes);
+    EXPECT_TRUE(at::equal(acc.to(at::kLong), testing::naive_accumulate(il, codes))) << c.k;
+    const int64_t top = (int64_t{1} << c.weight_bits) - 1;
+    EXPECT_EQ(acc[0][0].item<int64_t>(), (c.k - 2) * 255 * top + 254 * top + il.bias[0]) << c.k;
+  }
 }
 
 TEST(IntegerLayer, RequantizeEqualsScalarOutputStage) {
