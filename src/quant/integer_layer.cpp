@@ -216,11 +216,12 @@ at::Tensor layer_product(const IntegerLayer& layer, const at::Tensor& x, const a
 // result is exact when B <= 2^24 (float32). B is larger for most 8-bit layers, so the centered weights are split into
 // base-2^t digits (w = sum_j d_j 2^(t j), low digits in [0, 2^t), the top one signed) small enough that each digit's
 // product stays exact in float32, and the digit products are combined in float64 (exact below 2^53). 8-bit layers
-// need 2 or 3 float32 passes. Why not float64 throughout: LibTorch's float64 convolution has no fast CPU kernel
-// (im2col + a generic loop; a grouped one runs group by group), measured 20-50x slower than float32 on the shared
-// models' 3x3 and depthwise layers, while float32 takes oneDNN. The float64 path remains for inputs on a GPU, where
-// float32 convolutions may run in TF32. Compared with gemmlowp's GEMM on the same layers in
-// bench/bench_integer_layer.cpp.
+// need 2 or 3 float32 passes. Why not float64 throughout: LibTorch's float64 convolution has no oneDNN kernel (im2col
+// + GEMM, a grouped one group by group: 20-45x slower than float32 on single depthwise and 3x3 layers of
+// mobilenet_v2_q), and why not gemmlowp itself: it has no depthwise kernel and needs an im2col. bench_integer_layer,
+// all layers of a model at batch 1, one thread: this engine 27.6 ms on tiny_darknet and 43.3 ms on mobilenet_v2_q,
+// float64 convolution 1.6x and 2.2x that, gemmlowp (im2col + GEMM) 3.5x and 4.3x. The float64 path remains for
+// inputs on a GPU, where float32 convolutions may run in TF32.
 at::Tensor accumulate(const IntegerLayer& layer, const at::Tensor& input_codes) {
   if (input_codes.scalar_type() != at::kInt) throw std::invalid_argument("accumulate: input codes must be int32");
   const int64_t out_channels = layer.weight_codes.size(0);
