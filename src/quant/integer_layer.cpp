@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/affine_quantizer.h"
+#include "fixed_point_detail.h"
 #include "quantsim/core/errors.h"
 
 namespace quantsim {
@@ -286,18 +287,9 @@ at::Tensor requantize_accumulators(const at::Tensor& accumulators, const std::ve
                                   scale, out.scale));
     }
   }
-  at::Tensor result = multiply_by_quantized_multiplier(accumulators, multipliers, 1);
-  // + zero point, then the clamp (gemmlowp: result_offset_after_shift, OutputStageClamp). The sum is taken in 64 bits
-  // so that a saturated product cannot wrap before the clamp.
-  int32_t* data = result.data_ptr<int32_t>();
-  const int64_t zero_point = out.zero_point;
-  at::parallel_for(0, result.numel(), 65536, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t v = data[i] + zero_point;
-      data[i] = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(v, clamp_lo), clamp_hi));
-    }
-  });
-  return result;
+  // + zero point, then the clamp (gemmlowp: result_offset_after_shift, OutputStageClamp), in one pass; the sum is
+  // taken in 64 bits so that a saturated product cannot wrap before the clamp.
+  return fixed_point_detail::output_stage(accumulators, multipliers, 1, out.zero_point, clamp_lo, clamp_hi);
 }
 
 }  // namespace quantsim
