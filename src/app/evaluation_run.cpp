@@ -203,7 +203,8 @@ RunnableModel quantized_model(const Config& config, const ModelFile& model, cons
   }
   if (!config.export_path.empty()) {
     const auto export_start = Clock::now();
-    export_for_run(config, model, pipeline->model, *pipeline->quantizer, pipeline->weights, probe);
+    export_for_run(config, model, pipeline->model, *pipeline->quantizer, pipeline->weights, probe,
+                   pipeline->program.get());
     runnable.times["export_s"] = seconds_since(export_start);
   }
   runnable.keep_alive = pipeline;
