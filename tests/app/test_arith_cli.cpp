@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "quantsim/app/sweep/sweep_plan.h"
 #include "quantsim/core/atomic_file.h"
 #include "quantsim/core/errors.h"
 #include "quantsim/results/result_record.h"
@@ -212,6 +213,46 @@ TEST_F(ArithCli, ReportShowsIntegerRunsApartAndMergeSumsTheFloatPath) {
   EXPECT_EQ(merged["float_top1"], whole["float_top1"]);
   EXPECT_EQ(merged["arith_gap"]["codes_compared"], whole["arith_gap"]["codes_compared"]);
   EXPECT_EQ(merged["arith_gap"]["top1_differs"], whole["arith_gap"]["top1_differs"]);
+}
+
+TEST_F(ArithCli, ExportAddsTheIntegerParameters) {
+  collect();
+  const CommandResult r = run(kDeploy + "-pcq_w --arith int --export " + dir_ + "/out/cnn_int.pt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("integer parameters in"), std::string::npos) << r.output;
+  const nlohmann::json index = nlohmann::json::parse(read_file(dir_ + "/out/cnn_int.qweights.json"));
+  ASSERT_TRUE(index.contains("integer")) << index.dump().substr(0, 400);
+  EXPECT_EQ(index["integer"]["arithmetic"], "int");
+  ASSERT_EQ(index["layers"].size(), 3u);
+  for (const nlohmann::json& layer : index["layers"]) {
+    ASSERT_TRUE(layer.contains("integer")) << layer.dump().substr(0, 400);
+    EXPECT_EQ(layer["integer"]["bias_int32"].size(), layer["integer"]["weight_scale"].size());
+  }
+}
+
+TEST(ArithSweep, MethodFlagListsCarryArith) {
+  const nlohmann::ordered_json file = nlohmann::ordered_json::parse(R"({
+    "models": [{"name": "net", "model": "net.pt", "data": "val"}], "fp32": false,
+    "weight_bits": [8], "act_bits": [8],
+    "methods": {"deploy": ["--act-sites", "inputs", "-pcq_w"],
+                "deploy_int": ["--act-sites", "inputs", "-pcq_w", "--arith", "int"]}})");
+  const SweepPlan plan = sweep_plan_from_json(file, "/sweeps", "s.json");
+  ASSERT_EQ(plan.runs.size(), 2u);
+  EXPECT_EQ(plan.runs[0].evaluation.arith, ArithChoice::kFloat);
+  EXPECT_EQ(plan.runs[1].evaluation.arith, ArithChoice::kInt);
+  ASSERT_TRUE(plan.runs[1].collect);
+  EXPECT_EQ(plan.runs[1].collect->act_sites, ActSites::kInputs);
+  // A method whose flags make the integer path impossible is refused when the plan is made, naming the method.
+  nlohmann::ordered_json dynamic = file;
+  dynamic["methods"]["deploy_int"].push_back("-sm");
+  dynamic["methods"]["deploy_int"].push_back("no");
+  try {
+    sweep_plan_from_json(dynamic, "/sweeps", "s.json");
+    ADD_FAILURE() << "-sm no with --arith int was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("-sm no"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("deploy_int"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ArithResultRecord, ImpossibleFieldsRefused) {
