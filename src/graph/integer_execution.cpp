@@ -206,8 +206,48 @@ class Interpreter {
     }
     torch::jit::Stack stack;
     for (size_t i = 0; i < node->inputs().size(); ++i) stack.push_back(ivalue(node, i));
-    run_operation(node, stack);
+    if (!run_container_op(node, stack)) run_operation(node, stack);
     for (size_t i = 0; i < node->outputs().size(); ++i) env_[node->output(i)] = std::move(stack[i]);
+  }
+
+  // The container ops the JIT interpreter runs as instructions, not operators (LibTorch does not export its
+  // implementations): `stack` holds the inputs and gets the outputs. False for any other node.
+  static bool run_container_op(const Node* node, torch::jit::Stack& stack) {
+    const c10::Symbol kind = node->kind();
+    if (kind == c10::prim::ListConstruct) {
+      c10::impl::GenericList list(node->output()->type()->expectRef<c10::ListType>().getElementType());
+      for (c10::IValue& v : stack) list.push_back(std::move(v));
+      stack = {c10::IValue(std::move(list))};
+    } else if (kind == c10::prim::TupleConstruct) {
+      auto type = node->output()->type()->cast<c10::TupleType>();
+      c10::IValue tuple = type && type->name() ? c10::ivalue::Tuple::createNamed(std::move(stack), type)
+                                               : c10::ivalue::Tuple::create(std::move(stack));
+      stack = {std::move(tuple)};
+    } else if (kind == c10::prim::DictConstruct) {
+      const auto& type = node->output()->type()->expectRef<c10::DictType>();
+      c10::impl::GenericDict dict(type.getKeyType(), type.getValueType());
+      for (size_t i = 0; i + 1 < stack.size(); i += 2) dict.insert_or_assign(stack[i], stack[i + 1]);
+      stack = {c10::IValue(std::move(dict))};
+    } else if (kind == c10::prim::TupleUnpack) {
+      const std::vector<c10::IValue> elements = stack.at(0).toTupleRef().elements().vec();
+      stack = elements;
+    } else if (kind == c10::prim::ListUnpack) {
+      const std::vector<c10::IValue> elements = stack.at(0).toListRef().vec();
+      stack = elements;
+    } else if (kind == c10::prim::TupleIndex) {
+      const auto& elements = stack.at(0).toTupleRef().elements();
+      int64_t index = stack.at(1).toInt();
+      if (index < 0) index += static_cast<int64_t>(elements.size());
+      c10::IValue element = elements.at(static_cast<size_t>(index));
+      stack = {std::move(element)};
+    } else if (kind == c10::prim::Uninitialized) {
+      stack = {c10::IValue()};
+    } else if (kind == c10::prim::unchecked_cast) {
+      // the value itself
+    } else {
+      return false;
+    }
+    return true;
   }
 
   void run_operation(const Node* node, torch::jit::Stack& stack) const {
