@@ -365,33 +365,60 @@ int64_t tflite_average(int64_t sum, int64_t count) {
   return sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 }
 
+// The accumulators of layer 0 on the input site's codes, as int64.
+at::Tensor first_layer_accumulators(const IntegerSetup& setup, const CodeRecorder& codes) {
+  return accumulate(setup.program.layers[0], codes.codes.at(0)).to(at::kLong);
+}
+
+at::Tensor times_scales(const at::Tensor& values, const std::vector<double>& scales) {
+  std::vector<int64_t> shape(static_cast<size_t>(values.dim()), 1);
+  shape[1] = static_cast<int64_t>(scales.size());
+  return (values.to(at::kDouble) * at::tensor(scales, at::kDouble).view(shape)).to(at::kFloat);
+}
+
 TEST(IntegerExecution, AveragePoolRoundsHalfAwayFromZeroAsTflite) {
+  // The pooled accumulators are the logits: every rounding shows.
   const std::string path = save_script_model("avg_pool", standard_parameters(), R"(
 def forward(self, x):
     y = torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1])
-    y = torch.avg_pool2d(y, [2, 2], [2, 2])
-    y = torch.conv2d(y, self.w2, self.b2, [1, 1], [1, 1])
-    return torch.mean(y, [2, 3])
+    return torch.flatten(torch.avg_pool2d(y, [2, 2], [2, 2]), 1)
 )");
   IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)});
-  const CodeRecorder codes = expect_sites_agree(setup, small_input());
-  const Site& site = site_reading_layer(setup.model, 1);
-  const IntegerLayer& layer = setup.program.layers[0];
-  const at::Tensor acc = accumulate(layer, codes.codes.at(0)).to(at::kLong);
-  at::Tensor pooled = at::zeros({acc.size(0), acc.size(1), acc.size(2) / 2, acc.size(3) / 2}, at::kInt);
+  CodeRecorder codes;
+  const at::Tensor logits = setup.model.forward_integer(small_input(), setup.program, &codes);
+  const at::Tensor acc = first_layer_accumulators(setup, codes);
+  at::Tensor pooled = at::zeros({acc.size(0), acc.size(1), acc.size(2) / 2, acc.size(3) / 2}, at::kLong);
   auto a = acc.accessor<int64_t, 4>();
-  auto p = pooled.accessor<int32_t, 4>();
+  auto p = pooled.accessor<int64_t, 4>();
+  int64_t rounded_up = 0;
   for (int64_t n = 0; n < acc.size(0); ++n)
     for (int64_t c = 0; c < acc.size(1); ++c)
       for (int64_t i = 0; i < pooled.size(2); ++i)
         for (int64_t j = 0; j < pooled.size(3); ++j) {
           const int64_t sum = a[n][c][2 * i][2 * j] + a[n][c][2 * i + 1][2 * j] + a[n][c][2 * i][2 * j + 1] +
                               a[n][c][2 * i + 1][2 * j + 1];
-          p[n][c][i][j] = static_cast<int32_t>(tflite_average(sum, 4));
+          p[n][c][i][j] = tflite_average(sum, 4);
+          rounded_up += std::abs(p[n][c][i][j] * 4) > std::abs(sum);
         }
-  const ActivationCodes& out = *setup.program.sites[site.id];
-  const at::Tensor expected = requantize_accumulators(pooled, layer.accumulator_scales, out, 0, out.max_code());
-  EXPECT_TRUE(at::equal(codes.codes.at(site.id), expected));
+  EXPECT_GT(rounded_up, 0);  // the rounding matters here, not only truncation
+  EXPECT_TRUE(at::equal(logits, times_scales(pooled, setup.program.layers[0].accumulator_scales).flatten(1)));
+}
+
+TEST(IntegerExecution, GlobalMeanRoundsAsAveragePool) {
+  const std::string path = save_script_model("global_mean", standard_parameters(), R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1])
+    return torch.mean(y, [2, 3])
+)");
+  IntegerSetup setup = integer_setup(path, {small_input(4, 7, 2)});
+  CodeRecorder codes;
+  const at::Tensor logits = setup.model.forward_integer(small_input(3, 7, 1), setup.program, &codes);
+  const at::Tensor sums = first_layer_accumulators(setup, codes).sum({2, 3});
+  at::Tensor expected = at::empty_like(sums);
+  for (int64_t i = 0; i < sums.numel(); ++i) {
+    expected.view(-1)[i] = tflite_average(sums.view(-1)[i].item<int64_t>(), 49);
+  }
+  EXPECT_TRUE(at::equal(logits, times_scales(expected, setup.program.layers[0].accumulator_scales)));
 }
 
 TEST(IntegerExecution, AveragePoolWithPaddingCeilModeAndExcludedPadding) {
@@ -516,6 +543,24 @@ def forward(self, x):
 )");
     IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)});
     expect_refusal([&] { setup.model.forward_integer(small_input(), setup.program); }, {"no integer form"});
+  }
+}
+
+TEST(IntegerExecutionRefusals, AnAddWhoseRescaledOperandOverflowsInt32) {
+  // The residual branch's weights are tiny: its accumulator scale is so fine that the codes operand, rescaled to it,
+  // no longer fits in int32 (1e-6), or needs a shift beyond any fixed-point multiplier (1e-12).
+  for (const double tiny : {1e-6, 1e-12}) {
+    Parameters parameters = standard_parameters();
+    parameters.push_back({"tiny", torch::randn({4, 4, 3, 3}) * tiny});
+    const std::string path = save_script_model("add_overflow", parameters, R"(
+def forward(self, x):
+    a = torch.relu(torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1]))
+    y = a + torch.conv2d(a, self.tiny, None, [1, 1], [1, 1])
+    return torch.mean(torch.conv2d(y, self.w2, self.b2, [1, 1], [1, 1]), [2, 3])
+)");
+    IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)});
+    expect_refusal([&] { setup.model.forward_integer(small_input(), setup.program); },
+                   {"aten::add", "overflows int32"});
   }
 }
 
