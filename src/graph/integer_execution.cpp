@@ -451,7 +451,8 @@ class Interpreter {
     }
     if (kind_in(node, {"aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d"})) {
       set(node, move_values(
-                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, true, false));
+                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, true, false,
+                    ChannelAxis::kKept));
       return;
     }
     if (kind_in(node, {"aten::avg_pool2d"})) {
@@ -477,7 +478,8 @@ class Interpreter {
         if (is_integer(node->input(i))) throw IntegerOpError("has no integer form with two integer tensors");
       }
       set(node, move_values(
-                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, false, false));
+                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, false, false,
+                    ChannelAxis::kMoved));
       return;
     }
     if (kind_in(node, {"aten::dropout", "aten::dropout_", "aten::feature_dropout", "aten::alpha_dropout"})) {
@@ -585,8 +587,12 @@ class Interpreter {
       throw IntegerOpError("has no integer form for a pad value other than 0");
     }
     const std::vector<int64_t> pad = ivalue(node, 1).toIntVector();
+    const IntegerTensor& x = integer(node, 0);
+    // The pad list runs from the last axis backwards, two entries per axis: axis 1 is padded from entry 2 * (dim - 2).
+    const bool spatial_only = static_cast<int64_t>(pad.size()) <= 2 * (x.values.dim() - 2);
     set(node, move_values(
-                  integer(node, 0), [&](const at::Tensor& t) { return at::constant_pad_nd(t, pad, 0); }, false, true));
+                  x, [&](const at::Tensor& t) { return at::constant_pad_nd(t, pad, 0); }, false, true,
+                  spatial_only ? ChannelAxis::kKept : ChannelAxis::kMoved));
   }
 
   const IntegerGraph& graph_;

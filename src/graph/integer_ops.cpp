@@ -183,7 +183,7 @@ IntegerTensor spatial_mean(const IntegerTensor& x_in, bool keepdim) {
 }
 
 IntegerTensor move_values(const IntegerTensor& x_in, const std::function<at::Tensor(const at::Tensor&)>& op,
-                          bool through_double, bool zero_fill) {
+                          bool through_double, bool zero_fill, ChannelAxis channel_axis) {
   const IntegerTensor x = zero_fill ? to_accumulator(x_in) : x_in;
   const auto apply = [&](const at::Tensor& t) {
     if (!through_double) return op(t);
@@ -192,7 +192,7 @@ IntegerTensor move_values(const IntegerTensor& x_in, const std::function<at::Ten
   const at::Tensor moved = apply(x.values);
   const at::Tensor values = through_double ? checked_int32(moved) : moved.to(at::kInt);
   if (x.is_codes()) return codes_tensor(values, x.codes, x.site_id);
-  if (x.scales.size() == 1) return accumulator_tensor(values, x.scales);
+  if (x.scales.size() == 1 || channel_axis == ChannelAxis::kKept) return accumulator_tensor(values, x.scales);
   // Per-channel scales: follow each element's channel through the op (index + 1; 0 is what padding fills in).
   const int64_t channels = static_cast<int64_t>(x.scales.size());
   std::vector<int64_t> index_shape(static_cast<size_t>(x.values.dim()), 1);

@@ -360,6 +360,23 @@ def forward(self, x):
   EXPECT_TRUE(at::equal(codes.codes.at(site.id), expected));
 }
 
+TEST(IntegerExecution, PaddingAlongChannelsAddsZeroChannels) {
+  Parameters parameters = standard_parameters();
+  parameters.push_back({"w6", torch::randn({5, 6, 3, 3}) * 0.3});
+  const std::string path = save_script_model("pad_channels", parameters, R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1])
+    y = torch.constant_pad_nd(y, [0, 0, 1, 0, 1, 1])
+    return torch.mean(torch.conv2d(y, self.w6, self.b2), [2, 3])
+)");
+  IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)});
+  const CodeRecorder codes = expect_sites_agree(setup, small_input());
+  const Site& site = site_reading_layer(setup.model, 1);
+  const at::Tensor expected = at::constant_pad_nd(requantized_layer(setup, 0, codes.codes.at(0), site.id),
+                                                  {0, 0, 1, 0, 1, 1}, setup.program.sites[site.id]->zero_point);
+  EXPECT_TRUE(at::equal(codes.codes.at(site.id), expected));
+}
+
 // (sum + sign * count / 2) / count, truncated: TFLite's reference rounding, written out.
 int64_t tflite_average(int64_t sum, int64_t count) {
   return sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
@@ -562,6 +579,22 @@ def forward(self, x):
     expect_refusal([&] { setup.model.forward_integer(small_input(), setup.program); },
                    {"aten::add", "overflows int32"});
   }
+}
+
+TEST(IntegerExecutionRefusals, AReshapeMixingChannelsOfDifferentScales) {
+  // Per-channel weights give each output channel its own accumulator scale; a view folding two channels into one
+  // has no single scale (a flatten into a linear's features keeps one scale per feature and is fine).
+  Parameters parameters = standard_parameters();
+  parameters.push_back({"w7", torch::randn({5, 2, 3, 3}) * 0.3});
+  const std::string path = save_script_model("mixing_view", parameters, R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1])
+    y = y.view(y.size(0), 2, 16, 8)
+    return torch.mean(torch.conv2d(y, self.w7, self.b2), [2, 3])
+)");
+  IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)});
+  expect_refusal([&] { setup.model.forward_integer(small_input(), setup.program); },
+                 {"aten::view", "mixes channels of different scales"});
 }
 
 TEST(IntegerExecutionRefusals, MeanOverChannelsHasNoIntegerForm) {
