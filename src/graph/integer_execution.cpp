@@ -206,12 +206,19 @@ class Interpreter {
     }
     torch::jit::Stack stack;
     for (size_t i = 0; i < node->inputs().size(); ++i) stack.push_back(ivalue(node, i));
-    if (!run_container_op(node, stack)) run_operation(node, stack);
+    bool done = false;
+    try {
+      done = run_container_op(node, stack);
+    } catch (const std::exception& e) {
+      throw_forward_failure(graph_.model_path, input_shape_, e);
+    }
+    if (!done) run_operation(node, stack);
     for (size_t i = 0; i < node->outputs().size(); ++i) env_[node->output(i)] = std::move(stack[i]);
   }
 
   // The container ops the JIT interpreter runs as instructions, not operators (LibTorch does not export its
-  // implementations): `stack` holds the inputs and gets the outputs. False for any other node.
+  // implementations), and prim::RaiseException: `stack` holds the inputs and gets the outputs. False for any other
+  // node.
   static bool run_container_op(const Node* node, torch::jit::Stack& stack) {
     const c10::Symbol kind = node->kind();
     if (kind == c10::prim::ListConstruct) {
@@ -240,6 +247,15 @@ class Interpreter {
       if (index < 0) index += static_cast<int64_t>(elements.size());
       c10::IValue element = elements.at(static_cast<size_t>(index));
       stack = {std::move(element)};
+    } else if (kind == c10::prim::RaiseException) {
+      // raise / assert in the model: fail as forward() does, with the model's message.
+      std::string message = !stack.empty() && stack[0].isString() ? stack[0].toStringRef() : "exception raised";
+      if (stack.size() > 1 && stack[1].isString()) {
+        std::string type = stack[1].toStringRef();
+        if (type.rfind("builtins.", 0) == 0) type = type.substr(9);
+        message = type + ": " + message;
+      }
+      throw std::runtime_error(message);
     } else if (kind == c10::prim::Uninitialized) {
       stack = {c10::IValue()};
     } else if (kind == c10::prim::unchecked_cast) {
@@ -286,6 +302,10 @@ class Interpreter {
     const ActivationCodes& codes = *program_.sites[id];
     at::Tensor q;
     const Entry& in = entry(node->input(0));
+    const auto* float_input = std::get_if<c10::IValue>(&in);
+    if (std::holds_alternative<IntegerList>(in) || (float_input != nullptr && !float_input->isTensor())) {
+      refuse(node, "reads no tensor");
+    }
     try {
       if (const auto* x = std::get_if<IntegerTensor>(&in)) {
         const IntegerTensor acc = to_accumulator(*x);
@@ -295,15 +315,13 @@ class Interpreter {
           hi = std::max(code_of_bound(x->fused_clamp->hi, codes), lo);
         }
         q = requantize_accumulators(acc.values, acc.scales, codes, lo, hi);
-      } else if (const auto* v = std::get_if<c10::IValue>(&in); v != nullptr && v->isTensor()) {
-        q = quantize_to_codes(v->toTensor(), codes);
       } else {
-        refuse(node, "reads no tensor");
+        q = quantize_to_codes(float_input->toTensor().to(at::kFloat), codes);
       }
     } catch (const UserError& e) {
       throw UserError(fmt::format("model {}: --arith int: site '{}': {}", graph_.model_path, site(id).name, e.what()));
-    } catch (const std::invalid_argument& e) {  // a multiplier out of range
-      throw UserError(fmt::format("model {}: --arith int: site '{}': cannot requantize to its codes: {}",
+    } catch (const std::invalid_argument& e) {
+      throw UserError(fmt::format("model {}: --arith int: site '{}': cannot quantize to its codes: {}",
                                   graph_.model_path, site(id).name, e.what()));
     }
     if (observer_ != nullptr) observer_->on_site_codes(id, q);

@@ -216,6 +216,17 @@ at::Tensor requantized_layer(const IntegerSetup& setup, int64_t layer, const at:
                                  codes.max_code());
 }
 
+void expect_refusal(const std::function<void()>& run, const std::vector<std::string>& needles) {
+  try {
+    run();
+    ADD_FAILURE() << "no UserError";
+  } catch (const UserError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    for (const std::string& needle : needles) EXPECT_NE(message.find(needle), std::string::npos) << message;
+  }
+}
+
 // ---- ops ----
 
 TEST(IntegerExecution, ReluIsFusedIntoTheSiteClampExactly) {
@@ -507,6 +518,19 @@ def forward(self, x):
   expect_sites_agree(setup, small_input());
 }
 
+TEST(IntegerExecution, AModelThatRaisesFailsAsInFloat) {
+  const std::string path = save_script_model("raises", standard_parameters(), R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1])
+    assert y.size(0) == 1, "one image at a time"
+    return torch.mean(y, [2, 3])
+)");
+  IntegerSetup setup = integer_setup(path, {small_input(1, 8, 2)});
+  EXPECT_EQ(setup.model.forward_integer(small_input(1), setup.program).sizes(), (std::vector<int64_t>{1, 4}));
+  expect_refusal([&] { setup.model.forward_integer(small_input(2), setup.program); },
+                 {path, "[2, 3, 8, 8]", "one image at a time"});
+}
+
 TEST(IntegerExecution, LowBitCodesAgreeToo) {
   const std::string path = save_script_model("relu_a4", standard_parameters(), R"(
 def forward(self, x):
@@ -521,17 +545,6 @@ def forward(self, x):
 }
 
 // ---- refusals ----
-
-void expect_refusal(const std::function<void()>& run, const std::vector<std::string>& needles) {
-  try {
-    run();
-    ADD_FAILURE() << "no UserError";
-  } catch (const UserError& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    for (const std::string& needle : needles) EXPECT_NE(message.find(needle), std::string::npos) << message;
-  }
-}
 
 TEST(IntegerExecutionRefusals, AnOpWithoutIntegerFormIsNamedBeforeItRuns) {
   for (const std::string op : {"sigmoid", "hardswish"}) {
