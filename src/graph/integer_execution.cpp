@@ -87,7 +87,10 @@ class Interpreter {
       throw std::invalid_argument(
           fmt::format("forward_integer: the graph takes {} inputs, got {}", block.inputs().size(), inputs.size()));
     }
-    input_shape_ = inputs.back().isTensor() ? inputs.back().toTensor().sizes().vec() : std::vector<int64_t>{};
+    if (inputs.back().isTensor()) {
+      input_shape_ = inputs.back().toTensor().sizes().vec();
+      input_device_ = inputs.back().toTensor().device();
+    }
     for (size_t i = 0; i < inputs.size(); ++i) env_[block.inputs()[i]] = inputs[i];
     plan_releases(block);
     run_block(block, true);
@@ -137,12 +140,13 @@ class Interpreter {
            fmt::format("has no integer form: it mixes an integer tensor with a float or non-tensor argument {}", i));
   }
 
+  // A value leaving the graph: integer tensors dequantized to float32, on the input's device (as forward() returns).
   c10::IValue output_ivalue(const Value* value) const {
     const Entry& e = entry(value);
-    if (const auto* x = std::get_if<IntegerTensor>(&e)) return dequantize(*x);
+    if (const auto* x = std::get_if<IntegerTensor>(&e)) return dequantize(*x).to(input_device_);
     if (const auto* list = std::get_if<IntegerList>(&e)) {
       c10::List<at::Tensor> tensors;
-      for (const IntegerTensor& x : *list) tensors.push_back(dequantize(x));
+      for (const IntegerTensor& x : *list) tensors.push_back(dequantize(x).to(input_device_));
       return tensors;
     }
     return std::get<c10::IValue>(e);
@@ -316,7 +320,9 @@ class Interpreter {
         }
         q = requantize_accumulators(acc.values, acc.scales, codes, lo, hi);
       } else {
-        q = quantize_to_codes(float_input->toTensor().to(at::kFloat), codes);
+        // The integer path computes on the CPU (the fixed-point kernels are CPU code); float ops before the first
+        // site ran where the model lives.
+        q = quantize_to_codes(float_input->toTensor().to(at::kCPU, at::kFloat), codes);
       }
     } catch (const UserError& e) {
       throw UserError(fmt::format("model {}: --arith int: site '{}': {}", graph_.model_path, site(id).name, e.what()));
@@ -617,6 +623,7 @@ class Interpreter {
   const IntegerProgram& program_;
   IntegerCodeObserver* observer_;
   std::vector<int64_t> input_shape_;
+  c10::Device input_device_{c10::kCPU};
   std::unordered_map<const Value*, Entry> env_;
   std::unordered_map<const Node*, std::vector<const Value*>> releases_;
 };
