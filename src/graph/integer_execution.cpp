@@ -48,11 +48,18 @@ bool is_site_value_call(const Node* node) {
   return code && code->isInt() && code->toInt() % 2 == static_cast<int64_t>(SiteRole::kValue);
 }
 
-// The ReLU-like bounds of relu, relu6, hardtanh and clamp with constant (or None) bounds: what a site can apply as a
-// clamp of its codes.
+// The bounds of relu, relu6, hardtanh, clamp, clamp_min and clamp_max with constant (or None) bounds: numbers are
+// what a site can apply as a clamp of its codes.
 std::optional<std::pair<c10::IValue, c10::IValue>> relu_like_bounds(const Node* node) {
   if (kind_in(node, {"aten::relu", "aten::relu_"})) return std::make_pair(c10::IValue(0.0), c10::IValue());
   if (kind_in(node, {"aten::relu6", "aten::relu6_"})) return std::make_pair(c10::IValue(0.0), c10::IValue(6.0));
+  if (kind_in(node, {"aten::clamp_min", "aten::clamp_min_", "aten::clamp_max", "aten::clamp_max_"}) &&
+      node->inputs().size() == 2) {
+    auto bound = torch::jit::toIValue(node->input(1));
+    if (!bound) return std::nullopt;
+    const bool is_min = kind_in(node, {"aten::clamp_min", "aten::clamp_min_"});
+    return is_min ? std::make_pair(*bound, c10::IValue()) : std::make_pair(c10::IValue(), *bound);
+  }
   if (kind_in(node,
               {"aten::hardtanh", "aten::hardtanh_", "aten::clamp", "aten::clamp_", "aten::clip", "aten::clip_"}) &&
       node->inputs().size() == 3) {

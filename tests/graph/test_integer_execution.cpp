@@ -281,6 +281,29 @@ def forward(self, x):
   expect_sites_agree(setup, small_input(2, 8, 3) * 3);
 }
 
+TEST(IntegerExecution, ClampWithOneBoundBeforeAndAtASite) {
+  const std::string path = save_script_model("clamp_min_max", standard_parameters(), R"(
+def forward(self, x):
+    y = torch.clamp_min(torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1]), -0.23)
+    y = torch.clamp_max(torch.constant_pad_nd(y, [1, 1, 1, 1]), 0.3)
+    return torch.mean(torch.conv2d(y, self.w2, self.b2), [2, 3])
+)");
+  // A range wider than the bounds, so that the clamps, not the range, limit the codes (the bounds are no rounding
+  // ties on its grid: -29.3 and 38.25 steps).
+  IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)}, ActSites::kInputs, 8,
+                                     [](const Site& site, QuantParams& params) {
+                                       if (site.layers == std::vector<int64_t>{1}) params.range = {-1.0, 1.0};
+                                     });
+  const CodeRecorder codes = expect_sites_agree(setup, small_input());
+  const Site& site = site_reading_layer(setup.model, 1);
+  const ActivationCodes& out = *setup.program.sites[site.id];
+  // Both bounds bite: the lower one on the accumulator grid, the upper one fused into the site.
+  EXPECT_EQ(codes.codes.at(site.id).max().item<int32_t>(),
+            static_cast<int32_t>(std::nearbyint(0.3f / out.scale)) + out.zero_point);
+  EXPECT_EQ(codes.codes.at(site.id).min().item<int32_t>(),
+            static_cast<int32_t>(std::nearbyint(-0.23f / out.scale)) + out.zero_point);
+}
+
 TEST(IntegerExecution, LeakyReluAgreesWithTheFloatPath) {
   const std::string path = save_script_model("leaky_relu", standard_parameters(), R"(
 def forward(self, x):
