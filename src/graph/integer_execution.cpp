@@ -365,6 +365,12 @@ class Interpreter {
     for (size_t i = 1; i < node->inputs().size(); ++i) {
       if (is_integer(node->input(i))) refuse(node, "has an integer tensor as its weight or bias");
     }
+    if (layer.kind == LayerKind::kLinear && x->values.dim() != 2) {
+      // Its output channels would be the last axis, where accumulator scales are kept on axis 1.
+      refuse(node, fmt::format("has no integer form here: it reads a {}-dimensional tensor (integer linear layers "
+                               "read [N, features])",
+                               x->values.dim()));
+    }
     at::Tensor acc;
     try {
       acc = accumulate(layer, x->values);

@@ -633,6 +633,20 @@ def forward(self, x):
                  {"aten::view", "mixes channels of different scales"});
 }
 
+TEST(IntegerExecutionRefusals, ALinearOverTheLastAxisOfAFeatureMap) {
+  // Its output features would be the last axis; accumulator scales live on axis 1.
+  Parameters parameters = standard_parameters();
+  parameters.push_back({"fc", torch::randn({3, 8}) * 0.3});
+  const std::string path = save_script_model("linear_last_axis", parameters, R"(
+def forward(self, x):
+    y = torch.relu(torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1]))
+    return torch.mean(torch.linear(y, self.fc), [1, 2])
+)");
+  IntegerSetup setup = integer_setup(path, {small_input(4, 8, 2)});
+  expect_refusal([&] { setup.model.forward_integer(small_input(), setup.program); },
+                 {"(aten::linear)", "4-dimensional"});
+}
+
 TEST(IntegerExecutionRefusals, MeanOverChannelsHasNoIntegerForm) {
   const std::string path = save_script_model("mean_channels", standard_parameters(), R"(
 def forward(self, x):
