@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # libopenblas0-openmp: a tuned BLAS for LibTorch's CPU matmuls (Debian's alternatives make it libblas.so.3 as soon as it
 # is installed; the OpenMP build shares LibTorch's OpenMP runtime instead of starting a second thread pool).
 PACKAGES=(cmake ninja-build g++ pkg-config libtorch-dev libopencv-dev libspdlog-dev libfmt-dev libcxxopts-dev
-          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libssl-dev clang-format libopenblas0-openmp
-          python3-torch python3-torchvision python3-matplotlib python3-pil python3-numpy dataset-fashion-mnist)
+          libgtest-dev libgmock-dev libbenchmark-dev libgemmlowp-dev nlohmann-json3-dev libssl-dev clang-format
+          libopenblas0-openmp python3-torch python3-torchvision python3-matplotlib python3-pil python3-numpy
+          dataset-fashion-mnist)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

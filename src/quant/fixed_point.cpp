@@ -1,5 +1,7 @@
 #include "quantsim/quant/fixed_point.h"
 
+#include "fixed_point_detail.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -94,6 +96,14 @@ int32_t multiply_by_quantized_multiplier(int32_t x, FixedPointMultiplier m) {
 
 at::Tensor multiply_by_quantized_multiplier(const at::Tensor& x, const std::vector<FixedPointMultiplier>& m,
                                             int64_t axis) {
+  return fixed_point_detail::output_stage(x, m, axis, 0, std::numeric_limits<int32_t>::min(),
+                                          std::numeric_limits<int32_t>::max());
+}
+
+namespace fixed_point_detail {
+
+at::Tensor output_stage(const at::Tensor& x, const std::vector<FixedPointMultiplier>& m, int64_t axis, int64_t offset,
+                        int64_t lo, int64_t hi) {
   if (x.scalar_type() != at::kInt) {
     throw std::invalid_argument("multiply_by_quantized_multiplier: x must be int32");
   }
@@ -109,28 +119,35 @@ at::Tensor multiply_by_quantized_multiplier(const at::Tensor& x, const std::vect
 
   const at::Tensor src = x.contiguous();
   at::Tensor out = at::empty(src.sizes(), src.options());
-  // Contiguous memory seen as [outer, channels, inner] around the axis (one channel for a single multiplier).
+  // Contiguous memory seen as [outer, channels, inner] around the axis (one channel for a single multiplier); the
+  // elements are split into chunks without regard to rows, each chunk walked row segment by row segment.
   int64_t channels = 1;
-  int64_t inner = 1;
+  int64_t inner = src.numel();
   if (per_channel) {
     channels = src.size(channels_axis);
     inner = 1;
     for (int64_t d = channels_axis + 1; d < dim; ++d) inner *= src.size(d);
   }
-  const int64_t rows = inner == 0 ? 0 : src.numel() / inner;  // outer * channels
+  if (src.numel() == 0) return out;
   const int32_t* in_data = src.data_ptr<int32_t>();
   int32_t* out_data = out.data_ptr<int32_t>();
-  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
+  at::parallel_for(0, src.numel(), 16384, [&](int64_t begin, int64_t end) {
+    int64_t i = begin;
+    while (i < end) {
+      const int64_t row = i / inner;
+      const int64_t row_end = std::min(end, (row + 1) * inner);
       const FixedPointMultiplier& mc = m[static_cast<size_t>(row % channels)];
       const int left = std::max(mc.exponent, 0);
       const int right = std::max(-mc.exponent, 0);
-      const int32_t* in_row = in_data + row * inner;
-      int32_t* out_row = out_data + row * inner;
-      for (int64_t i = 0; i < inner; ++i) out_row[i] = multiply_unchecked(in_row[i], mc.multiplier, left, right);
+      for (; i < row_end; ++i) {
+        const int64_t v = offset + multiply_unchecked(in_data[i], mc.multiplier, left, right);
+        out_data[i] = static_cast<int32_t>(std::min(std::max(v, lo), hi));
+      }
     }
   });
   return out;
 }
+
+}  // namespace fixed_point_detail
 
 }  // namespace quantsim

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/affine_quantizer.h"
+#include "fixed_point_detail.h"
 #include "quantsim/core/errors.h"
 
 namespace quantsim {
@@ -196,30 +197,75 @@ IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, co
   return result;
 }
 
-// The engine: ATen's float64 convolution / linear on the centered codes (q - z). Exact: every product and every
-// partial sum, in whatever order the backend adds them, is an integer of magnitude at most K * max|q_x - z_x| *
-// max|q_w - z_w| <= 2^31 (integer_layer refuses anything larger), far inside float64's 2^53 of exact integers.
-// Zero padding of the centered input is padding with the input's zero point. Measured against gemmlowp's GEMM on the
-// same layers in bench/bench_integer_layer.cpp.
+namespace {
+
+// Largest integer float32 holds exactly, with all below it: sums of products below it are exact in any order.
+constexpr int64_t kFloat32ExactIntegers = int64_t{1} << 24;
+
+at::Tensor layer_product(const IntegerLayer& layer, const at::Tensor& x, const at::Tensor& w) {
+  if (layer.kind == LayerKind::kLinear) return at::linear(x, w);
+  return at::convolution(x, w, at::Tensor(), layer.stride, layer.padding, layer.dilation, /*transposed=*/false,
+                         /*output_padding=*/std::vector<int64_t>(layer.stride.size(), 0), layer.groups);
+}
+
+}  // namespace
+
+// The engine: ATen's float convolution / linear on the centered codes (q - z); zero padding of the centered input is
+// padding with the input's zero point. Exactness: every product and every partial sum, in whatever order the
+// backend adds them (direct convolution, im2col + GEMM; PyTorch's CPU convolutions use oneDNN's direct algorithm,
+// never Winograd or FFT), is an integer of magnitude at most B = K * max|q_x - z_x| * max|q_w - z_w|, so the float
+// result is exact when B <= 2^24 (float32). B is larger for most 8-bit layers, so the centered weights are split into
+// base-2^t digits (w = sum_j d_j 2^(t j), low digits in [0, 2^t), the top one signed) small enough that each digit's
+// product stays exact in float32, and the digit products are combined in float64 (exact below 2^53). 8-bit layers
+// need 2 or 3 float32 passes. Why not float64 throughout: LibTorch's float64 convolution has no oneDNN kernel (im2col
+// + GEMM, a grouped one group by group: 20-45x slower than float32 on single depthwise and 3x3 layers of
+// mobilenet_v2_q), and why not gemmlowp itself: it has no depthwise kernel and needs an im2col. bench_integer_layer,
+// all layers of a model at batch 1, one thread: this engine 27.6 ms on tiny_darknet and 43.3 ms on mobilenet_v2_q,
+// float64 convolution 1.6x and 2.2x that, gemmlowp (im2col + GEMM) 3.5x and 4.3x. The float64 path remains for
+// inputs on a GPU, where float32 convolutions may run in TF32.
 at::Tensor accumulate(const IntegerLayer& layer, const at::Tensor& input_codes) {
   if (input_codes.scalar_type() != at::kInt) throw std::invalid_argument("accumulate: input codes must be int32");
-  const at::Tensor x = input_codes.to(at::kDouble).sub_(static_cast<double>(layer.input.zero_point));
   const int64_t out_channels = layer.weight_codes.size(0);
-  std::vector<double> zero_points(layer.weight_zero_points.begin(), layer.weight_zero_points.end());
+  const int64_t k = out_channels == 0 ? 0 : layer.weight_codes.numel() / out_channels;
   std::vector<int64_t> column_shape(static_cast<size_t>(layer.weight_codes.dim()), 1);
   column_shape[0] = out_channels;
-  const at::Tensor w_zero = at::tensor(zero_points, at::TensorOptions().dtype(at::kDouble)).view(column_shape);
-  const at::Tensor w = layer.weight_codes.to(at::kDouble).sub_(w_zero);
-  std::vector<double> bias_values(layer.bias.begin(), layer.bias.end());
-  const at::Tensor bias = at::tensor(bias_values, at::TensorOptions().dtype(at::kDouble));
-  at::Tensor acc;
-  if (layer.kind == LayerKind::kLinear) {
-    acc = at::linear(x, w, bias);
-  } else {
-    acc = at::convolution(x, w, bias, layer.stride, layer.padding, layer.dilation, /*transposed=*/false,
-                          /*output_padding=*/std::vector<int64_t>(layer.stride.size(), 0), layer.groups);
+  const at::Tensor w_zero =
+      at::tensor(std::vector<int32_t>(layer.weight_zero_points.begin(), layer.weight_zero_points.end()), at::kInt)
+          .view(column_shape);
+  const at::Tensor w_centered = (layer.weight_codes - w_zero).to(input_codes.device());  // int32
+  std::vector<int64_t> bias_shape(static_cast<size_t>(input_codes.dim()), 1);
+  bias_shape[1] = out_channels;
+  const at::Tensor bias = at::tensor(layer.bias, at::kInt).to(input_codes.device()).view(bias_shape);
+  const int64_t max_x = max_centered(layer.input.zero_point, layer.input.max_code());
+  const int64_t max_w = out_channels == 0 ? 0 : w_centered.abs().max().item<int64_t>();
+
+  if (!input_codes.is_cpu() || k * max_x > kFloat32ExactIntegers) {
+    const at::Tensor x = input_codes.to(at::kDouble).sub_(static_cast<double>(layer.input.zero_point));
+    return layer_product(layer, x, w_centered.to(at::kDouble)).to(at::kInt).add_(bias);
   }
-  return acc.to(at::kInt);
+  const at::Tensor x = input_codes.to(at::kFloat).sub_(static_cast<float>(layer.input.zero_point));
+  if (k * max_x * max_w <= kFloat32ExactIntegers) {
+    return layer_product(layer, x, w_centered.to(at::kFloat)).to(at::kInt).add_(bias);
+  }
+  // Digits of at most `digit_max` in magnitude keep each pass exact; base 2^t with 2^t - 1 <= digit_max.
+  const int64_t digit_max = kFloat32ExactIntegers / std::max<int64_t>(k * max_x, 1);
+  int t = 0;
+  while ((int64_t{2} << t) - 1 <= digit_max) ++t;
+  std::vector<at::Tensor> digits;  // low to high
+  at::Tensor rest = w_centered;
+  const int64_t base = int64_t{1} << t;
+  while (rest.abs().max().item<int64_t>() > digit_max) {
+    const at::Tensor high = at::div(rest, base, "floor");
+    digits.push_back(rest - high * base);
+    rest = high;
+  }
+  digits.push_back(rest);
+  at::Tensor acc;
+  for (auto d = digits.rbegin(); d != digits.rend(); ++d) {  // Horner, from the top digit
+    const at::Tensor part = layer_product(layer, x, d->to(at::kFloat));
+    acc = acc.defined() ? acc.mul_(static_cast<double>(base)).add_(part) : part.to(at::kDouble);
+  }
+  return acc.to(at::kInt).add_(bias);
 }
 
 at::Tensor requantize_accumulators(const at::Tensor& accumulators, const std::vector<double>& scales,
@@ -241,18 +287,9 @@ at::Tensor requantize_accumulators(const at::Tensor& accumulators, const std::ve
                                   scale, out.scale));
     }
   }
-  at::Tensor result = multiply_by_quantized_multiplier(accumulators, multipliers, 1);
-  // + zero point, then the clamp (gemmlowp: result_offset_after_shift, OutputStageClamp). The sum is taken in 64 bits
-  // so that a saturated product cannot wrap before the clamp.
-  int32_t* data = result.data_ptr<int32_t>();
-  const int64_t zero_point = out.zero_point;
-  at::parallel_for(0, result.numel(), 65536, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t v = data[i] + zero_point;
-      data[i] = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(v, clamp_lo), clamp_hi));
-    }
-  });
-  return result;
+  // + zero point, then the clamp (gemmlowp: result_offset_after_shift, OutputStageClamp), in one pass; the sum is
+  // taken in 64 bits so that a saturated product cannot wrap before the clamp.
+  return fixed_point_detail::output_stage(accumulators, multipliers, 1, out.zero_point, clamp_lo, clamp_hi);
 }
 
 }  // namespace quantsim
