@@ -48,11 +48,18 @@ bool is_site_value_call(const Node* node) {
   return code && code->isInt() && code->toInt() % 2 == static_cast<int64_t>(SiteRole::kValue);
 }
 
-// The ReLU-like bounds of relu, relu6, hardtanh and clamp with constant (or None) bounds: what a site can apply as a
-// clamp of its codes.
+// The bounds of relu, relu6, hardtanh, clamp, clamp_min and clamp_max with constant (or None) bounds: numbers are
+// what a site can apply as a clamp of its codes.
 std::optional<std::pair<c10::IValue, c10::IValue>> relu_like_bounds(const Node* node) {
   if (kind_in(node, {"aten::relu", "aten::relu_"})) return std::make_pair(c10::IValue(0.0), c10::IValue());
   if (kind_in(node, {"aten::relu6", "aten::relu6_"})) return std::make_pair(c10::IValue(0.0), c10::IValue(6.0));
+  if (kind_in(node, {"aten::clamp_min", "aten::clamp_min_", "aten::clamp_max", "aten::clamp_max_"}) &&
+      node->inputs().size() == 2) {
+    auto bound = torch::jit::toIValue(node->input(1));
+    if (!bound) return std::nullopt;
+    const bool is_min = kind_in(node, {"aten::clamp_min", "aten::clamp_min_"});
+    return is_min ? std::make_pair(*bound, c10::IValue()) : std::make_pair(c10::IValue(), *bound);
+  }
   if (kind_in(node,
               {"aten::hardtanh", "aten::hardtanh_", "aten::clamp", "aten::clamp_", "aten::clip", "aten::clip_"}) &&
       node->inputs().size() == 3) {
@@ -87,7 +94,10 @@ class Interpreter {
       throw std::invalid_argument(
           fmt::format("forward_integer: the graph takes {} inputs, got {}", block.inputs().size(), inputs.size()));
     }
-    input_shape_ = inputs.back().isTensor() ? inputs.back().toTensor().sizes().vec() : std::vector<int64_t>{};
+    if (inputs.back().isTensor()) {
+      input_shape_ = inputs.back().toTensor().sizes().vec();
+      input_device_ = inputs.back().toTensor().device();
+    }
     for (size_t i = 0; i < inputs.size(); ++i) env_[block.inputs()[i]] = inputs[i];
     plan_releases(block);
     run_block(block, true);
@@ -137,12 +147,13 @@ class Interpreter {
            fmt::format("has no integer form: it mixes an integer tensor with a float or non-tensor argument {}", i));
   }
 
+  // A value leaving the graph: integer tensors dequantized to float32, on the input's device (as forward() returns).
   c10::IValue output_ivalue(const Value* value) const {
     const Entry& e = entry(value);
-    if (const auto* x = std::get_if<IntegerTensor>(&e)) return dequantize(*x);
+    if (const auto* x = std::get_if<IntegerTensor>(&e)) return dequantize(*x).to(input_device_);
     if (const auto* list = std::get_if<IntegerList>(&e)) {
       c10::List<at::Tensor> tensors;
-      for (const IntegerTensor& x : *list) tensors.push_back(dequantize(x));
+      for (const IntegerTensor& x : *list) tensors.push_back(dequantize(x).to(input_device_));
       return tensors;
     }
     return std::get<c10::IValue>(e);
@@ -206,8 +217,64 @@ class Interpreter {
     }
     torch::jit::Stack stack;
     for (size_t i = 0; i < node->inputs().size(); ++i) stack.push_back(ivalue(node, i));
-    run_operation(node, stack);
+    bool done = false;
+    try {
+      done = run_container_op(node, stack);
+    } catch (const std::exception& e) {
+      throw_forward_failure(graph_.model_path, input_shape_, e);
+    }
+    if (!done) run_operation(node, stack);
     for (size_t i = 0; i < node->outputs().size(); ++i) env_[node->output(i)] = std::move(stack[i]);
+  }
+
+  // The container ops the JIT interpreter runs as instructions, not operators (LibTorch does not export its
+  // implementations), and prim::RaiseException: `stack` holds the inputs and gets the outputs. False for any other
+  // node.
+  static bool run_container_op(const Node* node, torch::jit::Stack& stack) {
+    const c10::Symbol kind = node->kind();
+    if (kind == c10::prim::ListConstruct) {
+      c10::impl::GenericList list(node->output()->type()->expectRef<c10::ListType>().getElementType());
+      for (c10::IValue& v : stack) list.push_back(std::move(v));
+      stack = {c10::IValue(std::move(list))};
+    } else if (kind == c10::prim::TupleConstruct) {
+      auto type = node->output()->type()->cast<c10::TupleType>();
+      c10::IValue tuple = type && type->name() ? c10::ivalue::Tuple::createNamed(std::move(stack), type)
+                                               : c10::ivalue::Tuple::create(std::move(stack));
+      stack = {std::move(tuple)};
+    } else if (kind == c10::prim::DictConstruct) {
+      const auto& type = node->output()->type()->expectRef<c10::DictType>();
+      c10::impl::GenericDict dict(type.getKeyType(), type.getValueType());
+      for (size_t i = 0; i + 1 < stack.size(); i += 2) dict.insert_or_assign(stack[i], stack[i + 1]);
+      stack = {c10::IValue(std::move(dict))};
+    } else if (kind == c10::prim::TupleUnpack) {
+      const std::vector<c10::IValue> elements = stack.at(0).toTupleRef().elements().vec();
+      stack = elements;
+    } else if (kind == c10::prim::ListUnpack) {
+      const std::vector<c10::IValue> elements = stack.at(0).toListRef().vec();
+      stack = elements;
+    } else if (kind == c10::prim::TupleIndex) {
+      const auto& elements = stack.at(0).toTupleRef().elements();
+      int64_t index = stack.at(1).toInt();
+      if (index < 0) index += static_cast<int64_t>(elements.size());
+      c10::IValue element = elements.at(static_cast<size_t>(index));
+      stack = {std::move(element)};
+    } else if (kind == c10::prim::RaiseException) {
+      // raise / assert in the model: fail as forward() does, with the model's message.
+      std::string message = !stack.empty() && stack[0].isString() ? stack[0].toStringRef() : "exception raised";
+      if (stack.size() > 1 && stack[1].isString()) {
+        std::string type = stack[1].toStringRef();
+        if (type.rfind("builtins.", 0) == 0) type = type.substr(9);
+        message = type + ": " + message;
+      }
+      throw std::runtime_error(message);
+    } else if (kind == c10::prim::Uninitialized) {
+      stack = {c10::IValue()};
+    } else if (kind == c10::prim::unchecked_cast) {
+      // the value itself
+    } else {
+      return false;
+    }
+    return true;
   }
 
   void run_operation(const Node* node, torch::jit::Stack& stack) const {
@@ -246,6 +313,10 @@ class Interpreter {
     const ActivationCodes& codes = *program_.sites[id];
     at::Tensor q;
     const Entry& in = entry(node->input(0));
+    const auto* float_input = std::get_if<c10::IValue>(&in);
+    if (std::holds_alternative<IntegerList>(in) || (float_input != nullptr && !float_input->isTensor())) {
+      refuse(node, "reads no tensor");
+    }
     try {
       if (const auto* x = std::get_if<IntegerTensor>(&in)) {
         const IntegerTensor acc = to_accumulator(*x);
@@ -255,15 +326,15 @@ class Interpreter {
           hi = std::max(code_of_bound(x->fused_clamp->hi, codes), lo);
         }
         q = requantize_accumulators(acc.values, acc.scales, codes, lo, hi);
-      } else if (const auto* v = std::get_if<c10::IValue>(&in); v != nullptr && v->isTensor()) {
-        q = quantize_to_codes(v->toTensor(), codes);
       } else {
-        refuse(node, "reads no tensor");
+        // The integer path computes on the CPU (the fixed-point kernels are CPU code); float ops before the first
+        // site ran where the model lives.
+        q = quantize_to_codes(float_input->toTensor().to(at::kCPU, at::kFloat), codes);
       }
     } catch (const UserError& e) {
       throw UserError(fmt::format("model {}: --arith int: site '{}': {}", graph_.model_path, site(id).name, e.what()));
-    } catch (const std::invalid_argument& e) {  // a multiplier out of range
-      throw UserError(fmt::format("model {}: --arith int: site '{}': cannot requantize to its codes: {}",
+    } catch (const std::invalid_argument& e) {
+      throw UserError(fmt::format("model {}: --arith int: site '{}': cannot quantize to its codes: {}",
                                   graph_.model_path, site(id).name, e.what()));
     }
     if (observer_ != nullptr) observer_->on_site_codes(id, q);
@@ -293,6 +364,12 @@ class Interpreter {
     }
     for (size_t i = 1; i < node->inputs().size(); ++i) {
       if (is_integer(node->input(i))) refuse(node, "has an integer tensor as its weight or bias");
+    }
+    if (layer.kind == LayerKind::kLinear && x->values.dim() != 2) {
+      // Its output channels would be the last axis, where accumulator scales are kept on axis 1.
+      refuse(node, fmt::format("has no integer form here: it reads a {}-dimensional tensor (integer linear layers "
+                               "read [N, features])",
+                               x->values.dim()));
     }
     at::Tensor acc;
     try {
@@ -411,7 +488,8 @@ class Interpreter {
     }
     if (kind_in(node, {"aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d"})) {
       set(node, move_values(
-                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, true, false));
+                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, true, false,
+                    ChannelAxis::kKept));
       return;
     }
     if (kind_in(node, {"aten::avg_pool2d"})) {
@@ -437,7 +515,8 @@ class Interpreter {
         if (is_integer(node->input(i))) throw IntegerOpError("has no integer form with two integer tensors");
       }
       set(node, move_values(
-                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, false, false));
+                    integer(node, 0), [&](const at::Tensor& t) { return apply_with(node, t); }, false, false,
+                    ChannelAxis::kMoved));
       return;
     }
     if (kind_in(node, {"aten::dropout", "aten::dropout_", "aten::feature_dropout", "aten::alpha_dropout"})) {
@@ -545,14 +624,19 @@ class Interpreter {
       throw IntegerOpError("has no integer form for a pad value other than 0");
     }
     const std::vector<int64_t> pad = ivalue(node, 1).toIntVector();
+    const IntegerTensor& x = integer(node, 0);
+    // The pad list runs from the last axis backwards, two entries per axis: axis 1 is padded from entry 2 * (dim - 2).
+    const bool spatial_only = static_cast<int64_t>(pad.size()) <= 2 * (x.values.dim() - 2);
     set(node, move_values(
-                  integer(node, 0), [&](const at::Tensor& t) { return at::constant_pad_nd(t, pad, 0); }, false, true));
+                  x, [&](const at::Tensor& t) { return at::constant_pad_nd(t, pad, 0); }, false, true,
+                  spatial_only ? ChannelAxis::kKept : ChannelAxis::kMoved));
   }
 
   const IntegerGraph& graph_;
   const IntegerProgram& program_;
   IntegerCodeObserver* observer_;
   std::vector<int64_t> input_shape_;
+  c10::Device input_device_{c10::kCPU};
   std::unordered_map<const Value*, Entry> env_;
   std::unordered_map<const Node*, std::vector<const Value*>> releases_;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -39,7 +40,12 @@ at::Tensor rescaled(const IntegerTensor& x, const std::vector<double>& target) {
   std::vector<FixedPointMultiplier> multipliers;
   std::vector<int64_t> shifts;
   for (int64_t c = 0; c < channels; ++c) {
-    multipliers.push_back(quantize_multiplier(from[c] / target[c]));
+    const double ratio = from[c] / target[c];
+    try {
+      multipliers.push_back(quantize_multiplier(ratio));
+    } catch (const std::invalid_argument&) {  // a left shift beyond 30 bits: every value but 0 overflows
+      throw IntegerOpError(fmt::format("overflows int32 rescaling an operand by {:.6g} to the finer scale", ratio));
+    }
     shifts.push_back(std::max(multipliers.back().exponent, 0));
   }
   if (x.values.numel() > 0) {
@@ -97,7 +103,15 @@ IntegerTensor leaky_relu(const IntegerTensor& x_in, double negative_slope) {
   }
   const IntegerTensor x = to_accumulator(x_in);
   // A multiplier <= 1 has no left shift: it cannot overflow.
-  const at::Tensor scaled = multiply_by_quantized_multiplier(x.values, {quantize_multiplier(negative_slope)}, 0);
+  FixedPointMultiplier slope;
+  try {
+    slope = quantize_multiplier(negative_slope);
+  } catch (const std::invalid_argument&) {
+    throw IntegerOpError(fmt::format("has no integer form for negative_slope {} (below a fixed-point multiplier's "
+                                     "range)",
+                                     negative_slope));
+  }
+  const at::Tensor scaled = multiply_by_quantized_multiplier(x.values, {slope}, 0);
   return accumulator_tensor(at::where(x.values < 0, scaled, x.values), x.scales);
 }
 
@@ -169,7 +183,7 @@ IntegerTensor spatial_mean(const IntegerTensor& x_in, bool keepdim) {
 }
 
 IntegerTensor move_values(const IntegerTensor& x_in, const std::function<at::Tensor(const at::Tensor&)>& op,
-                          bool through_double, bool zero_fill) {
+                          bool through_double, bool zero_fill, ChannelAxis channel_axis) {
   const IntegerTensor x = zero_fill ? to_accumulator(x_in) : x_in;
   const auto apply = [&](const at::Tensor& t) {
     if (!through_double) return op(t);
@@ -178,7 +192,7 @@ IntegerTensor move_values(const IntegerTensor& x_in, const std::function<at::Ten
   const at::Tensor moved = apply(x.values);
   const at::Tensor values = through_double ? checked_int32(moved) : moved.to(at::kInt);
   if (x.is_codes()) return codes_tensor(values, x.codes, x.site_id);
-  if (x.scales.size() == 1) return accumulator_tensor(values, x.scales);
+  if (x.scales.size() == 1 || channel_axis == ChannelAxis::kKept) return accumulator_tensor(values, x.scales);
   // Per-channel scales: follow each element's channel through the op (index + 1; 0 is what padding fills in).
   const int64_t channels = static_cast<int64_t>(x.scales.size());
   std::vector<int64_t> index_shape(static_cast<size_t>(x.values.dim()), 1);

@@ -42,13 +42,19 @@ IntegerTensor average_pool2d(const IntegerTensor& x, std::vector<int64_t> kernel
 // keepdim, else [N, C].
 IntegerTensor spatial_mean(const IntegerTensor& x, bool keepdim);
 
+// How an op that moves values treats axis 1.
+enum class ChannelAxis {
+  kKept,   // output channel c holds input channel c's values (max pooling, spatial padding): the scales stay
+  kMoved,  // anything else (reshape, flatten, permute, ...): followed element by element
+};
+
 // An op that only moves, selects or compares values (max pooling, constant-0 padding, reshape, flatten, permute,
 // ...), applied to x's int32 values (through double when `through_double`, for kernels without an integer version;
-// exact: int32 fits a double's mantissa). Each output element keeps the scale of the channel it came from: the op is
-// also applied to a tensor of channel indices, and an output channel that mixes input channels of different scales
-// throws IntegerOpError. Codes stay codes (same quantizer) unless `zero_fill`: an op that fills in zeros (padding)
-// takes codes to the accumulator domain first, where a real 0 is the integer 0.
+// exact: int32 fits a double's mantissa). Each output element keeps the scale of the channel it came from: with
+// kMoved the op is also applied to a tensor of channel indices, and an output channel that mixes input channels of
+// different scales throws IntegerOpError. Codes stay codes (same quantizer) unless `zero_fill`: an op that fills in
+// zeros (padding) takes codes to the accumulator domain first, where a real 0 is the integer 0.
 IntegerTensor move_values(const IntegerTensor& x, const std::function<at::Tensor(const at::Tensor&)>& op,
-                          bool through_double, bool zero_fill);
+                          bool through_double, bool zero_fill, ChannelAxis channels);
 
 }  // namespace quantsim::graph
