@@ -94,11 +94,11 @@ IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, co
   if (layer.transposed) throw refuse("a transposed convolution is not supported");
   if (input.scale <= 0.0f || input.bits < 1) throw refuse("its input has no activation codes");
   if (!weight.weight.defined() || !weight.weight.sizes().equals(weight.grid_weight.sizes()) ||
-      !at::equal(weight.weight.to(at::kFloat), weight.grid_weight)) {
+      !at::equal(weight.weight.to(at::kCPU, at::kFloat), weight.grid_weight.to(at::kCPU, at::kFloat))) {
     throw refuse("the weight it computes with is not on its quantization grid (weight corrections -bcw/-vcw move it "
                  "off the grid)");
   }
-  const at::Tensor grid_weight = weight.grid_weight.to(at::kFloat).contiguous();
+  const at::Tensor grid_weight = weight.grid_weight.to(at::kCPU, at::kFloat).contiguous();
   const int64_t out_channels = grid_weight.size(0);
   const size_t entries = weight.grid.step.size();
   if ((entries != 1 && static_cast<int64_t>(entries) != out_channels) || weight.grid.offset.size() != entries ||
@@ -167,7 +167,7 @@ IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, co
   }
 
   const int64_t max_x = max_centered(input.zero_point, input.max_code());
-  const at::Tensor bias = layer.bias.defined() ? layer.bias.to(at::kDouble).contiguous() : at::Tensor();
+  const at::Tensor bias = layer.bias.defined() ? layer.bias.to(at::kCPU, at::kDouble).contiguous() : at::Tensor();
   if (bias.defined() && bias.numel() != out_channels) {
     throw refuse(fmt::format("its bias has {} entries for {} output channels", bias.numel(), out_channels));
   }
