@@ -94,11 +94,11 @@ IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, co
   if (layer.transposed) throw refuse("a transposed convolution is not supported");
   if (input.scale <= 0.0f || input.bits < 1) throw refuse("its input has no activation codes");
   if (!weight.weight.defined() || !weight.weight.sizes().equals(weight.grid_weight.sizes()) ||
-      !at::equal(weight.weight.to(at::kFloat), weight.grid_weight)) {
+      !at::equal(weight.weight.to(at::kCPU, at::kFloat), weight.grid_weight.to(at::kCPU, at::kFloat))) {
     throw refuse("the weight it computes with is not on its quantization grid (weight corrections -bcw/-vcw move it "
                  "off the grid)");
   }
-  const at::Tensor grid_weight = weight.grid_weight.to(at::kFloat).contiguous();
+  const at::Tensor grid_weight = weight.grid_weight.to(at::kCPU, at::kFloat).contiguous();
   const int64_t out_channels = grid_weight.size(0);
   const size_t entries = weight.grid.step.size();
   if ((entries != 1 && static_cast<int64_t>(entries) != out_channels) || weight.grid.offset.size() != entries ||
@@ -167,7 +167,7 @@ IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, co
   }
 
   const int64_t max_x = max_centered(input.zero_point, input.max_code());
-  const at::Tensor bias = layer.bias.defined() ? layer.bias.to(at::kDouble).contiguous() : at::Tensor();
+  const at::Tensor bias = layer.bias.defined() ? layer.bias.to(at::kCPU, at::kDouble).contiguous() : at::Tensor();
   if (bias.defined() && bias.numel() != out_channels) {
     throw refuse(fmt::format("its bias has {} entries for {} output channels", bias.numel(), out_channels));
   }
@@ -194,6 +194,7 @@ IntegerLayer integer_layer(const Layer& layer, const QuantizedWeight& weight, co
                                c, per_channel, max_x, max_w, static_cast<int64_t>(b)));
     }
   }
+  result.accumulate_weights = accumulate_weights(result.weight_codes, result.weight_zero_points, input, true);
   return result;
 }
 
@@ -216,54 +217,67 @@ at::Tensor layer_product(const IntegerLayer& layer, const at::Tensor& x, const a
 // never Winograd or FFT), is an integer of magnitude at most B = K * max|q_x - z_x| * max|q_w - z_w|, so the float
 // result is exact when B <= 2^24 (float32). B is larger for most 8-bit layers, so the centered weights are split into
 // base-2^t digits (w = sum_j d_j 2^(t j), low digits in [0, 2^t), the top one signed) small enough that each digit's
-// product stays exact in float32, and the digit products are combined in float64 (exact below 2^53). 8-bit layers
-// need 2 or 3 float32 passes. Why not float64 throughout: LibTorch's float64 convolution has no oneDNN kernel (im2col
+// product stays exact in float32, and the digit products are combined in float64 (exact below 2^53); integer_layer
+// splits them once per layer. 8-bit layers need 1 to 3 float32 passes (depthwise: 1). Why not float64 throughout:
+// LibTorch's float64 convolution has no oneDNN kernel (im2col
 // + GEMM, a grouped one group by group: 20-45x slower than float32 on single depthwise and 3x3 layers of
 // mobilenet_v2_q), and why not gemmlowp itself: it has no depthwise kernel and needs an im2col. bench_integer_layer,
-// all layers of a model at batch 1, one thread: this engine 27.6 ms on tiny_darknet and 43.3 ms on mobilenet_v2_q,
-// float64 convolution 1.6x and 2.2x that, gemmlowp (im2col + GEMM) 3.5x and 4.3x. The float64 path remains for
+// all layers of a model at batch 1, one thread: this engine 15.6 ms on tiny_darknet and 17.7 ms on mobilenet_v2_q,
+// float64 convolution 1.9x and 3.7x that, gemmlowp (im2col + GEMM) 4.0x and 7.2x. The float64 path remains for
 // inputs on a GPU, where float32 convolutions may run in TF32.
-at::Tensor accumulate(const IntegerLayer& layer, const at::Tensor& input_codes) {
-  if (input_codes.scalar_type() != at::kInt) throw std::invalid_argument("accumulate: input codes must be int32");
-  const int64_t out_channels = layer.weight_codes.size(0);
-  const int64_t k = out_channels == 0 ? 0 : layer.weight_codes.numel() / out_channels;
-  std::vector<int64_t> column_shape(static_cast<size_t>(layer.weight_codes.dim()), 1);
+AccumulateWeights accumulate_weights(const at::Tensor& weight_codes, const std::vector<int32_t>& weight_zero_points,
+                                     const ActivationCodes& input, bool float32) {
+  AccumulateWeights plan;
+  const int64_t out_channels = weight_codes.size(0);
+  const int64_t k = out_channels == 0 ? 0 : weight_codes.numel() / out_channels;
+  std::vector<int64_t> column_shape(static_cast<size_t>(weight_codes.dim()), 1);
   column_shape[0] = out_channels;
-  const at::Tensor w_zero =
-      at::tensor(std::vector<int32_t>(layer.weight_zero_points.begin(), layer.weight_zero_points.end()), at::kInt)
-          .view(column_shape);
-  const at::Tensor w_centered = (layer.weight_codes - w_zero).to(input_codes.device());  // int32
-  std::vector<int64_t> bias_shape(static_cast<size_t>(input_codes.dim()), 1);
-  bias_shape[1] = out_channels;
-  const at::Tensor bias = at::tensor(layer.bias, at::kInt).to(input_codes.device()).view(bias_shape);
-  const int64_t max_x = max_centered(layer.input.zero_point, layer.input.max_code());
-  const int64_t max_w = out_channels == 0 ? 0 : w_centered.abs().max().item<int64_t>();
-
-  if (!input_codes.is_cpu() || k * max_x > kFloat32ExactIntegers) {
-    const at::Tensor x = input_codes.to(at::kDouble).sub_(static_cast<double>(layer.input.zero_point));
-    return layer_product(layer, x, w_centered.to(at::kDouble)).to(at::kInt).add_(bias);
-  }
-  const at::Tensor x = input_codes.to(at::kFloat).sub_(static_cast<float>(layer.input.zero_point));
-  if (k * max_x * max_w <= kFloat32ExactIntegers) {
-    return layer_product(layer, x, w_centered.to(at::kFloat)).to(at::kInt).add_(bias);
+  const at::Tensor w_zero = at::tensor(weight_zero_points, at::kInt).view(column_shape);
+  const at::Tensor w_centered = weight_codes.cpu() - w_zero;  // int32
+  const int64_t max_x = max_centered(input.zero_point, input.max_code());
+  if (!float32 || k * max_x > kFloat32ExactIntegers) {
+    plan.digits.push_back(w_centered.to(at::kDouble));
+    return plan;
   }
   // Digits of at most `digit_max` in magnitude keep each pass exact; base 2^t with 2^t - 1 <= digit_max.
   const int64_t digit_max = kFloat32ExactIntegers / std::max<int64_t>(k * max_x, 1);
   int t = 0;
   while ((int64_t{2} << t) - 1 <= digit_max) ++t;
-  std::vector<at::Tensor> digits;  // low to high
-  at::Tensor rest = w_centered;
+  plan.digit_bits = t;
   const int64_t base = int64_t{1} << t;
-  while (rest.abs().max().item<int64_t>() > digit_max) {
+  at::Tensor rest = w_centered;
+  while (rest.numel() > 0 && rest.abs().max().item<int64_t>() > digit_max) {
     const at::Tensor high = at::div(rest, base, "floor");
-    digits.push_back(rest - high * base);
+    plan.digits.push_back((rest - high * base).to(at::kFloat));
     rest = high;
   }
-  digits.push_back(rest);
+  plan.digits.push_back(rest.to(at::kFloat));
+  return plan;
+}
+
+at::Tensor accumulate(const IntegerLayer& layer, const at::Tensor& input_codes) {
+  if (input_codes.scalar_type() != at::kInt) throw std::invalid_argument("accumulate: input codes must be int32");
+  const int64_t out_channels = layer.weight_codes.size(0);
+  std::vector<int64_t> bias_shape(static_cast<size_t>(input_codes.dim()), 1);
+  bias_shape[1] = out_channels;
+  const at::Tensor bias = at::tensor(layer.bias, at::kInt).to(input_codes.device()).view(bias_shape);
+  // The weights integer_layer() prepared where they suit this input's device; otherwise prepared now.
+  const bool float32 = input_codes.is_cpu();
+  const bool prepared_fits = !layer.accumulate_weights.digits.empty() &&
+                             (float32 || layer.accumulate_weights.digits.front().scalar_type() == at::kDouble);
+  const AccumulateWeights fresh = prepared_fits ? AccumulateWeights{}
+                                                : accumulate_weights(layer.weight_codes, layer.weight_zero_points,
+                                                                     layer.input, float32);
+  const AccumulateWeights& plan = prepared_fits ? layer.accumulate_weights : fresh;
+  const bool float64 = plan.digits.front().scalar_type() == at::kDouble;
+  const at::Tensor x = input_codes.to(float64 ? at::kDouble : at::kFloat).sub_(layer.input.zero_point);
+  if (plan.digits.size() == 1)
+    return layer_product(layer, x, plan.digits.front().to(x.device())).to(at::kInt).add_(bias);
   at::Tensor acc;
-  for (auto d = digits.rbegin(); d != digits.rend(); ++d) {  // Horner, from the top digit
-    const at::Tensor part = layer_product(layer, x, d->to(at::kFloat));
-    acc = acc.defined() ? acc.mul_(static_cast<double>(base)).add_(part) : part.to(at::kDouble);
+  for (auto d = plan.digits.rbegin(); d != plan.digits.rend(); ++d) {  // Horner, from the top digit
+    const at::Tensor part = layer_product(layer, x, d->to(x.device()));
+    acc = acc.defined() ? acc.mul_(static_cast<double>(int64_t{1} << plan.digit_bits)).add_(part)
+                        : part.to(at::kDouble);
   }
   return acc.to(at::kInt).add_(bias);
 }

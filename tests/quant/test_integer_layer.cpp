@@ -215,6 +215,14 @@ TEST(IntegerLayer, AccumulateEqualsNaiveLoop) {
         ASSERT_EQ(acc.scalar_type(), at::kInt);
         const at::Tensor expected = testing::naive_accumulate(il, codes);
         ASSERT_TRUE(at::equal(acc.to(at::kLong), expected)) << "case " << case_index << " in_bits " << in_bits;
+        // The same without the weights integer_layer prepared, and with the float64 form GPU inputs get.
+        IntegerLayer unprepared = il;
+        unprepared.accumulate_weights = {};
+        ASSERT_TRUE(at::equal(accumulate(unprepared, codes), acc)) << "case " << case_index;
+        IntegerLayer float64 = il;
+        float64.accumulate_weights = accumulate_weights(il.weight_codes, il.weight_zero_points, il.input, false);
+        ASSERT_EQ(float64.accumulate_weights.digits.size(), 1u);
+        ASSERT_TRUE(at::equal(accumulate(float64, codes), acc)) << "case " << case_index;
         ++case_index;
       }
     }
@@ -251,6 +259,11 @@ TEST(IntegerLayer, AccumulateIsExactAtTheEdgesOfEveryEnginePath) {
     codes[1] = testing::random_codes({c.k}, 255);
     const at::Tensor acc = accumulate(il, codes);
     EXPECT_TRUE(at::equal(acc.to(at::kLong), testing::naive_accumulate(il, codes))) << c.k;
+    const std::vector<at::Tensor>& digits = il.accumulate_weights.digits;
+    const bool float64 = c.k * 255 > (1 << 24);
+    EXPECT_EQ(digits.front().scalar_type(), float64 ? at::kDouble : at::kFloat) << c.k;
+    const int64_t top_code = (int64_t{1} << c.weight_bits) - 1;
+    EXPECT_EQ(digits.size() > 1, !float64 && c.k * 255 * top_code > (1 << 24)) << c.k;
     const int64_t top = (int64_t{1} << c.weight_bits) - 1;
     EXPECT_EQ(acc[0][0].item<int64_t>(), (c.k - 2) * 255 * top + 254 * top + il.bias[0]) << c.k;
   }

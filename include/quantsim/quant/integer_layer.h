@@ -34,6 +34,19 @@ ActivationCodes activation_codes(const QuantParams& params);
 // UserError.
 at::Tensor quantize_to_codes(const at::Tensor& x, const ActivationCodes& codes);
 
+// What accumulate() convolves with: the centred weight codes (q_w - z_w) as float32 "digits" of base 2^digit_bits,
+// lowest first, each of which keeps one float32 pass exact (w = sum_j digits[j] * 2^(digit_bits * j)), or as one
+// float64 tensor where float32 cannot be exact (integer_layer.cpp explains the engine). On the CPU.
+struct AccumulateWeights {
+  std::vector<at::Tensor> digits;
+  int digit_bits = 0;
+};
+
+// Prepares them for weight codes, their zero points and the input codes' parameters; `float32` false: the float64
+// form (for inputs on a GPU, whose float32 convolutions may use TF32).
+AccumulateWeights accumulate_weights(const at::Tensor& weight_codes, const std::vector<int32_t>& weight_zero_points,
+                                     const ActivationCodes& input, bool float32);
+
 struct IntegerLayer {
   int64_t index = 0;
   std::string name;
@@ -41,13 +54,16 @@ struct IntegerLayer {
   int64_t groups = 1;
   std::vector<int64_t> stride, padding, dilation;  // conv only, as in Layer
 
-  at::Tensor weight_codes;               // int32, the weight's shape; codes in [0, 2^weight_bits[c] - 1]
+  at::Tensor weight_codes;                  // int32, the weight's shape; codes in [0, 2^weight_bits[c] - 1]
   std::vector<int32_t> weight_zero_points;  // per output channel
   std::vector<double> weight_scales;        // per output channel: the grid step (float32 value, widened)
   std::vector<int> weight_bits;             // per output channel
   ActivationCodes input;                    // the codes of the layer's input tensor
   std::vector<int32_t> bias;                // per output channel: rint(b[c] / (s_in * s_w[c])); zeros without bias
   std::vector<double> accumulator_scales;   // per output channel: s_in * s_w[c]
+  // Prepared by integer_layer from weight_codes, weight_zero_points and input, once per layer rather than on every
+  // accumulate() call. Empty: accumulate() prepares them on each call. Clear it when changing those fields.
+  AccumulateWeights accumulate_weights;
 };
 
 // Builds the integer form of a quantized layer from the grid its weight was quantized on. Throws UserError naming
