@@ -77,14 +77,14 @@ struct QuantizedPipeline {
   PreparedModel model;
   std::unique_ptr<Statistics> statistics;
   std::unique_ptr<ActivationQuantizer> quantizer;
-  std::vector<QuantizedWeight> weights;            // kept only for --export and --layer-report
+  std::vector<QuantizedWeight> weights;            // kept only for --export, --layer-report and --arith int
   std::unique_ptr<ActivationQuantizer> perturbed;  // the --stability rerun's; the main one stays for the layer report
   std::unique_ptr<IntegerProgram> program;         // --arith int
   std::shared_ptr<ArithComparison> arith;          // --arith int
 };
 
 // Round-to-nearest (docs/QUANTIZATION.md, sections 4-5), GPFQ or AdaRound; the weights are kept in the pipeline only
-// for --export and --layer-report.
+// for --export, --layer-report and --arith int (which also refuses weights off their grid here).
 void quantize_weights(QuantizedPipeline& pipeline, const Config& config, const ModelFile& file) {
   PreparedModel& model = pipeline.model;
   std::vector<QuantizedWeight> weights;
