@@ -9,22 +9,11 @@ of images whose top-1 class differs. The last line of a results file wins for a 
 
     /usr/bin/python3 tools/integer_table.py examples/sweep_integer/results.jsonl
 """
-import json
 import sys
 
+from baselines_table import read_lines  # the same results-file reader (last line wins is done below)
+
 PRECISIONS = ["W8A8", "W4A8", "W8A4", "W4A4"]
-
-
-def read_lines(path):
-    with open(path, encoding="utf-8") as f:
-        for number, text in enumerate(f, 1):
-            text = text.strip()
-            if not text:
-                continue
-            try:
-                yield json.loads(text)
-            except json.JSONDecodeError as error:
-                raise SystemExit(f"{path}:{number}: not a results line: {error}")
 
 
 def row(model, label, precision, line):
