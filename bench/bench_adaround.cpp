@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "quantsim/app/cli.h"
 #include "quantsim/app/run_inputs.h"
 #include "quantsim/app/run_options.h"
@@ -26,17 +27,14 @@
 #include "quantsim/quant/adaround.h"
 #include "quantsim/quant/gpfq_layer.h"
 
+using quantsim::bench_support::median;
+
 namespace {
 
 constexpr int kRepetitions = 3;
 constexpr int64_t kImages = 128;
 constexpr double kPatchProbability = 0.25;
 constexpr int64_t kPaperSteps = 10000;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 template <typename F>
 double seconds_of(F&& f) {

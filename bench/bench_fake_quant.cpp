@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "cpu/fake_quant_cpu.h"
 #include "quantsim/app/runtime_info.h"
 #include "quantsim/quant/fake_quant.h"
@@ -20,6 +21,8 @@
 #ifdef QUANTSIM_TORCH_CUDA
 #include <torch/cuda.h>
 #endif
+
+using quantsim::bench_support::median;
 
 namespace {
 
@@ -32,11 +35,6 @@ struct Contender {
   std::function<void()> run;
   std::vector<double> seconds;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Runs every contender kWarmup + kRepetitions times, round robin; `sync` waits for queued device work.
 void measure(std::vector<Contender>& contenders, const std::function<void()>& sync) {

@@ -12,8 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "quantsim/app/runtime_info.h"
 #include "quantsim/quant/gpfq.h"
+
+using quantsim::bench_support::median;
 
 namespace {
 
@@ -30,11 +33,6 @@ struct Contender {
   std::vector<double> seconds;
   at::Tensor result;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 at::Tensor literal_loop(const at::Tensor& x, const at::Tensor& x_tilde, const at::Tensor& w,
                         const quantsim::GpfqAlphabet& alphabet) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "quantsim/app/config.h"
 #include "quantsim/app/run_options.h"
 #include "quantsim/app/runtime_info.h"
@@ -33,39 +34,12 @@
 namespace fs = std::filesystem;
 using namespace quantsim;
 
+using quantsim::bench_support::decode;
+using quantsim::bench_support::median;
+using quantsim::bench_support::time_seconds;
+using quantsim::bench_support::Workload;
+
 namespace {
-
-struct Workload {
-  std::string label;
-  std::string model;
-  std::vector<at::Tensor> batches;  // pre-decoded images
-  int64_t images = 0;
-};
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double time_seconds(const std::function<void()>& work) {
-  const auto start = std::chrono::steady_clock::now();
-  work();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::vector<at::Tensor> decode(const std::string& model, const std::string& data, int64_t count, int batch_size) {
-  const auto sidecar = read_model_sidecar(model);
-  DatasetOptions options;
-  if (sidecar && !sidecar->class_order_file.empty()) {
-    options.class_order_file = resolve_class_order_file(sidecar->class_order_file, {data});
-  }
-  const Dataset dataset = load_dataset(data, options);
-  BatchLoader loader(select_images(dataset.images, count, false, 0), resolve_preprocess(sidecar, {}),
-                     {batch_size, 2, 2, false, "decode"});
-  std::vector<at::Tensor> batches;
-  while (auto batch = loader.next()) batches.push_back(batch->images);
-  return batches;
-}
 
 // The done-when configuration: --act-sites inputs -sm use --qtype int8 -qw int8 -pcq_w.
 Config w8a8_deploy_config() {

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_support.h"
 #include "quantsim/graph/prepared_model.h"
 #include "quantsim/graph/site_handler.h"
 #include "quantsim/quant/integer_layer.h"
@@ -32,6 +33,8 @@
 #ifdef QUANTSIM_WITH_GEMMLOWP
 #include <gemmlowp/public/gemmlowp.h>
 #endif
+
+using quantsim::bench_support::median;
 
 namespace {
 
@@ -46,11 +49,6 @@ struct Contender {
   std::function<void()> run;
   std::vector<double> seconds;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 void measure(std::vector<Contender>& contenders) {
   for (int rep = 0; rep < kWarmup + kRepetitions; ++rep) {
